@@ -1,0 +1,36 @@
+// Package deps pins the third-party modules the project builds on while the
+// packages that use them are being written. Remove once every import is real.
+package deps
+
+import (
+	_ "github.com/google/go-cmp/cmp"
+	_ "github.com/google/gopacket"
+	_ "github.com/google/gopacket/layers"
+	_ "github.com/google/gopacket/pcapgo"
+	_ "github.com/openconfig/gnmi/cache"
+	_ "github.com/openconfig/gnmi/client"
+	_ "github.com/openconfig/gnmi/client/gnmi"
+	_ "github.com/openconfig/gnmi/proto/gnmi"
+	_ "github.com/openconfig/gnmi/subscribe"
+	_ "github.com/osrg/gobgp/v3/api"
+	_ "github.com/osrg/gobgp/v3/pkg/apiutil"
+	_ "github.com/osrg/gobgp/v3/pkg/log"
+	_ "github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	_ "github.com/osrg/gobgp/v3/pkg/server"
+	_ "github.com/p4lang/p4runtime/go/p4/config/v1"
+	_ "github.com/p4lang/p4runtime/go/p4/v1"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
+	_ "github.com/vishvananda/netlink"
+	_ "github.com/vishvananda/netns"
+	_ "google.golang.org/genproto/googleapis/rpc/status"
+	_ "google.golang.org/grpc"
+	_ "google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/credentials"
+	_ "google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/status"
+	_ "google.golang.org/protobuf/encoding/protojson"
+	_ "google.golang.org/protobuf/encoding/prototext"
+	_ "google.golang.org/protobuf/testing/protocmp"
+	_ "gopkg.in/yaml.v3"
+)
