@@ -1,0 +1,275 @@
+package gnmi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/openconfig/gnmi/ctree"
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+)
+
+// Get implements gNMI Get (gNMI spec §3.3): each requested path (prefix +
+// path, key wildcards allowed) is answered from the cache with one update per
+// concrete matching node, its value the JSON or JSON_IETF subtree.
+func (s *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse, error) {
+	resp, err := s.get(req)
+	return resp, toStatus(err)
+}
+
+func (s *Server) get(req *gpb.GetRequest) (*gpb.GetResponse, error) {
+	var ietf bool
+	switch req.GetEncoding() {
+	case gpb.Encoding_JSON:
+	case gpb.Encoding_JSON_IETF:
+		ietf = true
+	default:
+		return nil, fmt.Errorf("encoding %s is not supported (JSON, JSON_IETF): %w", req.GetEncoding(), errUnsupported)
+	}
+	if err := s.checkTarget(req.GetPrefix()); err != nil {
+		return nil, err
+	}
+	paths := req.GetPath()
+	if len(paths) == 0 {
+		paths = []*gpb.Path{{}}
+	}
+	resp := &gpb.GetResponse{}
+	for _, p := range paths {
+		elems, err := joinPath(req.GetPrefix(), p)
+		if err != nil {
+			return nil, err
+		}
+		r, err := resolve(s.schema, elems, true)
+		if err != nil {
+			return nil, err
+		}
+		leaves := s.leavesUnder(r.elems, req.GetType())
+		if len(leaves) == 0 && !r.wild && hasListKeys(r.elems) {
+			return nil, fmt.Errorf("path %s: no such data: %w", formatPath(r.elems), errNotFound)
+		}
+		n := &gpb.Notification{Timestamp: s.timestamp()}
+		for _, g := range groupLeaves(r, leaves) {
+			val, err := encodeTree(s.schema, g.elems, g.leaves, ietf)
+			if err != nil {
+				return nil, err
+			}
+			tv := &gpb.TypedValue{Value: &gpb.TypedValue_JsonVal{JsonVal: val}}
+			if ietf {
+				tv = &gpb.TypedValue{Value: &gpb.TypedValue_JsonIetfVal{JsonIetfVal: val}}
+			}
+			n.Update = append(n.Update, &gpb.Update{Path: &gpb.Path{Elem: g.elems}, Val: tv})
+		}
+		resp.Notification = append(resp.Notification, n)
+	}
+	return resp, nil
+}
+
+// checkTarget accepts an empty target or the server's own.
+func (s *Server) checkTarget(prefix *gpb.Path) error {
+	if t := prefix.GetTarget(); t != "" && t != s.opts.Target {
+		return fmt.Errorf("target %q is not served (this is %q): %w", t, s.opts.Target, errNotFound)
+	}
+	return nil
+}
+
+func hasListKeys(elems []*gpb.PathElem) bool {
+	for _, e := range elems {
+		if len(e.GetKey()) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// cachedLeaf is one leaf read from the cache.
+type cachedLeaf struct {
+	elems []*gpb.PathElem
+	val   *gpb.TypedValue
+}
+
+// leavesUnder returns the cached leaves at or under elems (globs allowed)
+// of the given data type.
+func (s *Server) leavesUnder(elems []*gpb.PathElem, typ gpb.GetRequest_DataType) []cachedLeaf {
+	var out []cachedLeaf
+	_ = s.cache.Query(s.opts.Target, cachePath(elems), func(_ []string, l *ctree.Leaf, _ any) error {
+		n, ok := l.Value().(*gpb.Notification)
+		if !ok || len(n.GetUpdate()) == 0 {
+			return nil
+		}
+		u := n.GetUpdate()[0]
+		le := u.GetPath().GetElem()
+		if !wantDataType(s.schema, le, typ) {
+			return nil
+		}
+		out = append(out, cachedLeaf{elems: le, val: u.GetVal()})
+		return nil
+	})
+	return out
+}
+
+// wantDataType filters a leaf by Get's data type: CONFIG leaves sit under a
+// config container, STATE under state, OPERATIONAL is state minus config
+// mirrors.
+func wantDataType(root *schemaNode, elems []*gpb.PathElem, typ gpb.GetRequest_DataType) bool {
+	if typ == gpb.GetRequest_ALL {
+		return true
+	}
+	inConfig := false
+	for _, e := range elems {
+		if e.GetName() == "config" && len(e.GetKey()) == 0 {
+			inConfig = true
+		}
+	}
+	switch typ {
+	case gpb.GetRequest_CONFIG:
+		return inConfig
+	case gpb.GetRequest_STATE:
+		return !inConfig
+	case gpb.GetRequest_OPERATIONAL:
+		if inConfig {
+			return false
+		}
+		n := schemaFor(root, elems)
+		return n != nil && !n.mirror
+	}
+	return false
+}
+
+// leafGroup is the leaves under one concrete instance of a requested path.
+type leafGroup struct {
+	elems  []*gpb.PathElem
+	leaves []cachedLeaf
+}
+
+// groupLeaves splits leaves by the concrete instance of r they lie under: a
+// wildcard path yields one group (one update) per matching list entry.
+func groupLeaves(r resolved, leaves []cachedLeaf) []leafGroup {
+	if !r.wild {
+		if len(leaves) == 0 {
+			return nil
+		}
+		return []leafGroup{{elems: r.elems, leaves: leaves}}
+	}
+	index := map[string]int{}
+	var groups []leafGroup
+	for _, l := range leaves {
+		base := l.elems[:len(r.elems)]
+		k := formatPath(base)
+		i, ok := index[k]
+		if !ok {
+			i = len(groups)
+			index[k] = i
+			groups = append(groups, leafGroup{elems: base})
+		}
+		groups[i].leaves = append(groups[i].leaves, l)
+	}
+	slices.SortFunc(groups, func(a, b leafGroup) int {
+		return strings.Compare(formatPath(a.elems), formatPath(b.elems))
+	})
+	return groups
+}
+
+// jsonList collects the entries of one YANG list while a tree is built;
+// entries are sorted by key when the tree is finished.
+type jsonList struct {
+	keys    []string
+	entries []map[string]any
+	byKey   map[string]map[string]any
+}
+
+// encodeTree renders leaves under base as the JSON (RFC 7951 when ietf)
+// value of the node at base.
+func encodeTree(root *schemaNode, base []*gpb.PathElem, leaves []cachedLeaf, ietf bool) ([]byte, error) {
+	node := schemaFor(root, base)
+	if node == nil {
+		return nil, fmt.Errorf("path %s is not in the schema: %w", formatPath(base), errNotFound)
+	}
+	if node.kind == kindLeaf || node.kind == kindLeafList {
+		return json.Marshal(encodeJSONScalar(node.typ, leaves[0].val, ietf))
+	}
+	top := map[string]any{}
+	if node.kind == kindList {
+		addKeys(top, node, base[len(base)-1], ietf)
+	}
+	for _, l := range leaves {
+		insertLeaf(top, node, l.elems[len(base):], l.val, ietf)
+	}
+	return json.Marshal(finishTree(top))
+}
+
+func memberName(child, parent *schemaNode, ietf bool) string {
+	if ietf && child.module != parent.module {
+		return child.module + ":" + child.name
+	}
+	return child.name
+}
+
+func addKeys(obj map[string]any, list *schemaNode, e *gpb.PathElem, ietf bool) {
+	for _, k := range list.keys {
+		kl := list.children[k]
+		obj[memberName(kl, list, ietf)] = keyJSON(kl.typ, e.GetKey()[k], ietf)
+	}
+}
+
+func insertLeaf(obj map[string]any, node *schemaNode, rel []*gpb.PathElem, val *gpb.TypedValue, ietf bool) {
+	for i, e := range rel {
+		child := node.children[e.GetName()]
+		if child == nil {
+			return // a leaf outside the schema: nothing to render
+		}
+		name := memberName(child, node, ietf)
+		switch {
+		case i == len(rel)-1:
+			obj[name] = encodeJSONScalar(child.typ, val, ietf)
+			return
+		case child.kind == kindList:
+			l, _ := obj[name].(*jsonList)
+			if l == nil {
+				l = &jsonList{byKey: map[string]map[string]any{}}
+				obj[name] = l
+			}
+			k := formatPath([]*gpb.PathElem{e})
+			entry := l.byKey[k]
+			if entry == nil {
+				entry = map[string]any{}
+				addKeys(entry, child, e, ietf)
+				l.byKey[k] = entry
+				l.keys = append(l.keys, k)
+				l.entries = append(l.entries, entry)
+			}
+			obj = entry
+		default:
+			sub, _ := obj[name].(map[string]any)
+			if sub == nil {
+				sub = map[string]any{}
+				obj[name] = sub
+			}
+			obj = sub
+		}
+		node = child
+	}
+}
+
+// finishTree replaces jsonLists by key-sorted arrays.
+func finishTree(obj map[string]any) map[string]any {
+	for k, v := range obj {
+		switch x := v.(type) {
+		case *jsonList:
+			order := make([]int, len(x.entries))
+			for i := range order {
+				order[i] = i
+			}
+			slices.SortFunc(order, func(a, b int) int { return strings.Compare(x.keys[a], x.keys[b]) })
+			arr := make([]any, len(order))
+			for i, j := range order {
+				arr[i] = finishTree(x.entries[j])
+			}
+			obj[k] = arr
+		case map[string]any:
+			finishTree(x)
+		}
+	}
+	return obj
+}

@@ -1,0 +1,214 @@
+package gnmi
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+)
+
+// Error kinds; the RPC edge maps them to gRPC codes (status.go). Inside the
+// package errors stay plain Go errors that wrap one of these.
+var (
+	errNotFound     = errors.New("not found")
+	errInvalid      = errors.New("invalid argument")
+	errPermission   = errors.New("permission denied")
+	errUnauthorized = errors.New("unauthenticated")
+	errUnsupported  = errors.New("unimplemented")
+	errDevice       = errors.New("device rejected the configuration")
+)
+
+// glob is the wildcard key value and element name.
+const glob = "*"
+
+// defaultOrigin is the origin of every served path (gNMI spec §2.7.1); an
+// empty origin means the same.
+const defaultOrigin = "openconfig"
+
+// formatPath prints elems the way gNMI path conventions do, keys sorted by
+// name: /network-instances/network-instance[name=blue]/config/type.
+func formatPath(elems []*gpb.PathElem) string {
+	if len(elems) == 0 {
+		return "/"
+	}
+	var b strings.Builder
+	for _, e := range elems {
+		b.WriteByte('/')
+		b.WriteString(e.GetName())
+		keys := make([]string, 0, len(e.GetKey()))
+		for k := range e.GetKey() {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			b.WriteByte('[')
+			b.WriteString(k)
+			b.WriteByte('=')
+			v := e.GetKey()[k]
+			v = strings.ReplaceAll(v, `\`, `\\`)
+			v = strings.ReplaceAll(v, `]`, `\]`)
+			b.WriteString(v)
+			b.WriteByte(']')
+		}
+	}
+	return b.String()
+}
+
+// underPath reports whether the canonical path s is p or lies below it.
+func underPath(s, p string) bool {
+	if p == "/" {
+		return true
+	}
+	if !strings.HasPrefix(s, p) {
+		return false
+	}
+	rest := s[len(p):]
+	return rest == "" || rest[0] == '/' || rest[0] == '['
+}
+
+// joinPath joins a request prefix and path into one list of elements and
+// checks the origin: only "openconfig" (or none) is served.
+func joinPath(prefix, p *gpb.Path) ([]*gpb.PathElem, error) {
+	for _, o := range []string{prefix.GetOrigin(), p.GetOrigin()} {
+		if o != "" && o != defaultOrigin {
+			return nil, fmt.Errorf("origin %q is not served (only %q): %w", o, defaultOrigin, errNotFound)
+		}
+	}
+	if len(p.GetElement()) > 0 || len(prefix.GetElement()) > 0 {
+		return nil, fmt.Errorf("path %v uses the deprecated element field; use elem: %w", p.GetElement(), errInvalid)
+	}
+	elems := make([]*gpb.PathElem, 0, len(prefix.GetElem())+len(p.GetElem()))
+	elems = append(elems, prefix.GetElem()...)
+	return append(elems, p.GetElem()...), nil
+}
+
+// resolved is a request path checked against the schema.
+type resolved struct {
+	// elems are normalized: bare names, every list key present (glob where
+	// the request left it out).
+	elems []*gpb.PathElem
+	node  *schemaNode
+	// wild is true when some key or element is a glob.
+	wild bool
+}
+
+// resolve checks elems against the schema. Unknown nodes are NotFound,
+// malformed keys are InvalidArgument; both errors name the path. Missing
+// list keys become globs when wildcards is true and are an error otherwise.
+func resolve(root *schemaNode, elems []*gpb.PathElem, wildcards bool) (resolved, error) {
+	r := resolved{node: root, elems: make([]*gpb.PathElem, 0, len(elems))}
+	for i, e := range elems {
+		name := e.GetName()
+		if name == glob || name == "..." {
+			return r, fmt.Errorf("path %s: wildcard element %q is not supported; use key wildcards [k=*]: %w", formatPath(elems), name, errInvalid)
+		}
+		c := r.node.child(name)
+		if c == nil {
+			return r, fmt.Errorf("path %s: no node %q under %s: %w", formatPath(elems), name, formatPath(elems[:i]), errNotFound)
+		}
+		ne := &gpb.PathElem{Name: c.name}
+		if c.kind != kindList && len(e.GetKey()) > 0 {
+			return r, fmt.Errorf("path %s: %q is not a list and takes no keys: %w", formatPath(elems), c.name, errInvalid)
+		}
+		if c.kind == kindList {
+			ne.Key = make(map[string]string, len(c.keys))
+			for k := range e.GetKey() {
+				if !slices.Contains(c.keys, k) {
+					return r, fmt.Errorf("path %s: list %q has no key %q (keys: %s): %w", formatPath(elems), c.name, k, strings.Join(c.keys, ", "), errInvalid)
+				}
+			}
+			for _, k := range c.keys {
+				v, ok := e.GetKey()[k]
+				switch {
+				case !ok || v == glob:
+					if !wildcards {
+						return r, fmt.Errorf("path %s: list %q needs key %q: %w", formatPath(elems), c.name, k, errInvalid)
+					}
+					v = glob
+					r.wild = true
+				default:
+					if _, err := parseKey(c.children[k].typ, v); err != nil {
+						return r, fmt.Errorf("path %s: key %s=%q: %w: %w", formatPath(elems), k, v, err, errInvalid)
+					}
+				}
+				ne.Key[k] = v
+			}
+		}
+		r.elems = append(r.elems, ne)
+		r.node = c
+	}
+	return r, nil
+}
+
+// cachePath converts normalized elems into the index strings of the cache
+// and match trees (openconfig/gnmi/path.ToStrings order: name, then key
+// values sorted by key name).
+func cachePath(elems []*gpb.PathElem) []string {
+	out := make([]string, 0, 2*len(elems))
+	for _, e := range elems {
+		out = append(out, e.GetName())
+		switch len(e.GetKey()) {
+		case 0:
+		case 1:
+			for _, v := range e.GetKey() {
+				out = append(out, v)
+			}
+		default:
+			keys := make([]string, 0, len(e.GetKey()))
+			for k := range e.GetKey() {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				out = append(out, e.GetKey()[k])
+			}
+		}
+	}
+	return out
+}
+
+// schemaFor returns the schema node of fully known elems (no validation of
+// keys); nil if elems leave the schema.
+func schemaFor(root *schemaNode, elems []*gpb.PathElem) *schemaNode {
+	n := root
+	for _, e := range elems {
+		if n = n.children[e.GetName()]; n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+// elem builds a path element from a name and alternating key names and
+// values, for the code that writes known paths (publisher, config rendering).
+func elem(name string, kv ...string) *gpb.PathElem {
+	e := &gpb.PathElem{Name: name}
+	if len(kv) > 0 {
+		e.Key = make(map[string]string, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			e.Key[kv[i]] = kv[i+1]
+		}
+	}
+	return e
+}
+
+// matchesElems reports whether the concrete elems c match the pattern p
+// (same names, keys equal or glob) over p's length.
+func matchesElems(p, c []*gpb.PathElem) bool {
+	if len(c) < len(p) {
+		return false
+	}
+	for i, pe := range p {
+		if pe.GetName() != c[i].GetName() {
+			return false
+		}
+		for k, v := range pe.GetKey() {
+			if v != glob && c[i].GetKey()[k] != v {
+				return false
+			}
+		}
+	}
+	return true
+}
