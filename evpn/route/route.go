@@ -420,3 +420,20 @@ func MustRD(s string) RD {
 	}
 	return r
 }
+
+// Key returns the part of an NLRI that identifies the route for BGP (RFC 7432
+// §7.1-§7.4): labels of type-1 and type-2 routes, and the ESI of a type-2
+// route, are attributes of the route, not part of its key. A new path for the
+// same key replaces the old one, so maps of received routes should be keyed
+// by Key(n), and a withdrawal only needs the key fields.
+func Key(n NLRI) NLRI {
+	switch r := n.(type) {
+	case EthernetAD:
+		r.Label = 0
+		return r
+	case MACIP:
+		r.ESI, r.Label1, r.Label2 = ESI{}, 0, 0
+		return r
+	}
+	return n
+}

@@ -1,0 +1,131 @@
+package bgp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
+)
+
+// peerDownMessage is what GoBGP v3.37.0 logs (fsm.go) when a session leaves
+// Established, with the neighbor address in "Key" and the cause in "Reason".
+// Its watch API reports the state change without the cause, so the speaker
+// takes the cause from this log record; the record is written before the
+// state change is queued to the server, so it is always seen first.
+const peerDownMessage = "Peer Down"
+
+// slogAdapter makes a *slog.Logger satisfy GoBGP's logger interface and
+// remembers the last session-down reason per neighbor.
+type slogAdapter struct {
+	log *slog.Logger
+
+	// mu guards level and downReason.
+	mu         sync.Mutex
+	level      gobgplog.LogLevel
+	downReason map[string]string
+}
+
+func newSlogAdapter(l *slog.Logger) *slogAdapter {
+	a := &slogAdapter{log: l, downReason: make(map[string]string)}
+	// GoBGP asks GetLevel before building expensive debug records.
+	a.level = gobgplog.InfoLevel
+	if l.Enabled(context.Background(), slog.LevelDebug) {
+		a.level = gobgplog.DebugLevel
+	}
+	return a
+}
+
+// takeDownReason returns and forgets the last recorded down reason for a
+// neighbor address.
+func (a *slogAdapter) takeDownReason(neighbor string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.downReason[neighbor]
+	delete(a.downReason, neighbor)
+	return r
+}
+
+func (a *slogAdapter) attrs(fields gobgplog.Fields) []any {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]any, 0, 2*len(keys)+2)
+	out = append(out, slog.String("component", "gobgp"))
+	for _, k := range keys {
+		v := fields[k]
+		if s, ok := v.(fmt.Stringer); ok {
+			v = s.String()
+		}
+		out = append(out, slog.Any(k, v))
+	}
+	return out
+}
+
+func (a *slogAdapter) emit(level slog.Level, msg string, fields gobgplog.Fields) {
+	if !a.log.Enabled(context.Background(), level) {
+		return
+	}
+	a.log.Log(context.Background(), level, msg, a.attrs(fields)...)
+}
+
+// Panic logs and panics: GoBGP calls it only on internal logic errors.
+func (a *slogAdapter) Panic(msg string, fields gobgplog.Fields) {
+	a.emit(slog.LevelError, msg, fields)
+	panic("gobgp: " + msg)
+}
+
+// Fatal logs and panics rather than exiting the process, so a deferred
+// cleanup still runs; GoBGP calls it only on internal logic errors.
+func (a *slogAdapter) Fatal(msg string, fields gobgplog.Fields) {
+	a.emit(slog.LevelError, msg, fields)
+	panic("gobgp: " + msg)
+}
+
+// Error logs at error level.
+func (a *slogAdapter) Error(msg string, fields gobgplog.Fields) {
+	a.emit(slog.LevelError, msg, fields)
+}
+
+// Warn logs at warning level.
+func (a *slogAdapter) Warn(msg string, fields gobgplog.Fields) {
+	a.emit(slog.LevelWarn, msg, fields)
+}
+
+// Info logs at info level and records session-down reasons.
+func (a *slogAdapter) Info(msg string, fields gobgplog.Fields) {
+	if msg == peerDownMessage {
+		key, _ := fields["Key"].(string)
+		reason, _ := fields["Reason"].(string)
+		if key != "" {
+			a.mu.Lock()
+			a.downReason[key] = reason
+			a.mu.Unlock()
+		}
+	}
+	a.emit(slog.LevelInfo, msg, fields)
+}
+
+// Debug logs at debug level.
+func (a *slogAdapter) Debug(msg string, fields gobgplog.Fields) {
+	a.emit(slog.LevelDebug, msg, fields)
+}
+
+// SetLevel is called by GoBGP's SetLogLevel API; the slog handler still
+// filters by its own level.
+func (a *slogAdapter) SetLevel(level gobgplog.LogLevel) {
+	a.mu.Lock()
+	a.level = level
+	a.mu.Unlock()
+}
+
+// GetLevel reports the level GoBGP should assume.
+func (a *slogAdapter) GetLevel() gobgplog.LogLevel {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.level
+}
