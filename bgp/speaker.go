@@ -86,8 +86,8 @@ type Speaker struct {
 
 	// mu guards import, emitted, announced, suspect, established, queue
 	// and stats.
-	mu     sync.Mutex
-	wake   *sync.Cond
+	mu      sync.Mutex
+	wake    *sync.Cond
 	import_ importSet
 	// emitted maps each route key with a reported best path to the
 	// neighbor it came from.
