@@ -1,0 +1,646 @@
+package p4rtserver
+
+import (
+		"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+)
+
+// Spec §5: arbitration with two controllers and a role.
+func TestArbitration(t *testing.T) {
+	tg := startFake(t)
+
+	a := openStream(t, tg)
+	a.arbitrate(tg.deviceID, "", eid(10))
+	if got := a.nextArbitration(); got.GetStatus().GetCode() != int32(codes.OK) || !proto.Equal(got.GetElectionId(), eid(10)) {
+		t.Fatalf("first controller: got %v, want OK with election id 10", got)
+	}
+
+	b := openStream(t, tg)
+	b.arbitrate(tg.deviceID, "", eid(5))
+	if got := b.nextArbitration().GetStatus().GetCode(); got != int32(codes.AlreadyExists) {
+		t.Fatalf("backup: got %v, want ALREADY_EXISTS", codes.Code(got))
+	}
+
+	// A backup may not write; the primary may (pipeline missing → FAILED_PRECONDITION
+	// comes after the primary check, spec §12).
+	_, err := tg.client.Write(ctxT(t), &p4v1.WriteRequest{DeviceId: tg.deviceID, ElectionId: eid(5)})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("backup Write: got %v, want PERMISSION_DENIED", err)
+	}
+	_, err = tg.client.Write(ctxT(t), &p4v1.WriteRequest{DeviceId: tg.deviceID, ElectionId: eid(10)})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("primary Write without pipeline: got %v, want FAILED_PRECONDITION", err)
+	}
+	_, err = tg.client.Write(ctxT(t), &p4v1.WriteRequest{DeviceId: tg.deviceID})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("Write without election id: got %v, want PERMISSION_DENIED", err)
+	}
+
+	// A duplicate election id terminates the stream.
+	dup := openStream(t, tg)
+	dup.arbitrate(tg.deviceID, "", eid(5))
+	if got := dup.closed(); got != codes.InvalidArgument {
+		t.Errorf("duplicate election id: stream ended with %v, want INVALID_ARGUMENT", got)
+	}
+	// An unknown device id terminates the stream.
+	unknown := openStream(t, tg)
+	unknown.arbitrate(tg.deviceID+1, "", eid(99))
+	if got := unknown.closed(); got != codes.NotFound {
+		t.Errorf("unknown device: stream ended with %v, want NOT_FOUND", got)
+	}
+
+	// The backup raises its id above the primary's: it becomes primary,
+	// the old primary is told ALREADY_EXISTS.
+	b.arbitrate(tg.deviceID, "", eid(20))
+	if got := b.nextArbitration(); got.GetStatus().GetCode() != int32(codes.OK) || !proto.Equal(got.GetElectionId(), eid(20)) {
+		t.Fatalf("promoted backup: got %v, want OK with election id 20", got)
+	}
+	if got := a.nextArbitration(); got.GetStatus().GetCode() != int32(codes.AlreadyExists) || !proto.Equal(got.GetElectionId(), eid(20)) {
+		t.Fatalf("demoted primary: got %v, want ALREADY_EXISTS with election id 20", got)
+	}
+
+	// Changing role on a live stream is refused.
+	a.arbitrate(tg.deviceID, "other", eid(10))
+	if got := a.closed(); got != codes.FailedPrecondition {
+		t.Errorf("role change: stream ended with %v, want FAILED_PRECONDITION", got)
+	}
+
+	// The primary leaves: the remaining controllers learn there is no primary.
+	c := openStream(t, tg)
+	c.arbitrate(tg.deviceID, "", eid(15))
+	if got := c.nextArbitration().GetStatus().GetCode(); got != int32(codes.AlreadyExists) {
+		t.Fatalf("third controller: got %v, want ALREADY_EXISTS", codes.Code(got))
+	}
+	b.stream.CloseSend()
+	if got := b.closed(); got != codes.OK {
+		t.Fatalf("closing primary: %v", got)
+	}
+	if got := c.nextArbitration(); got.GetStatus().GetCode() != int32(codes.NotFound) || !proto.Equal(got.GetElectionId(), eid(20)) {
+		t.Fatalf("after primary left: got %v, want NOT_FOUND with election id 20", got)
+	}
+	// 15 is below the highest id ever seen (20): still no primary (spec §5).
+	_, err = tg.client.Write(ctxT(t), &p4v1.WriteRequest{DeviceId: tg.deviceID, ElectionId: eid(15)})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("Write from a controller below the highest id: got %v, want PERMISSION_DENIED", err)
+	}
+
+	// Roles are independent: a controller of role "other" is primary there.
+	r := openStream(t, tg)
+	r.arbitrate(tg.deviceID, "other", eid(1))
+	if got := r.nextArbitration(); got.GetStatus().GetCode() != int32(codes.OK) || got.GetRole().GetName() != "other" {
+		t.Fatalf("role other: got %v, want OK for role other", got)
+	}
+	// A Write for a role nobody arbitrated for: NOT_FOUND.
+	_, err = tg.client.Write(ctxT(t), &p4v1.WriteRequest{DeviceId: tg.deviceID, Role: "nobody", ElectionId: eid(1)})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("Write for unknown role: got %v, want NOT_FOUND", err)
+	}
+	// A Write for an unknown device: NOT_FOUND.
+	_, err = tg.client.Write(ctxT(t), &p4v1.WriteRequest{DeviceId: tg.deviceID + 1, ElectionId: eid(1)})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("Write for unknown device: got %v, want NOT_FOUND", err)
+	}
+
+	// Re-arbitrating with the highest id makes c primary again.
+	c.arbitrate(tg.deviceID, "", eid(20))
+	if got := c.nextArbitration().GetStatus().GetCode(); got != int32(codes.OK) {
+		t.Fatalf("re-arbitration with the highest id: got %v, want OK", codes.Code(got))
+	}
+}
+
+// Spec §12: every per-update error code, in one CONTINUE_ON_ERROR batch
+// each, with OK for the good updates around it.
+func TestWriteErrorCodes(t *testing.T) {
+	tg, _ := ready(t)
+	tg.mustWrite(t, update(p4v1.Update_INSERT, fwdEntry(1, []byte{1})))
+	mem := func(id uint32) *p4v1.Entity {
+		return &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{
+			ActionProfileId: pSel, MemberId: id, Action: &p4v1.Action{ActionId: aSetPort, Params: []*p4v1.Action_Param{{ParamId: 1, Value: []byte{2}}}}}}}
+	}
+	tg.mustWrite(t, update(p4v1.Update_INSERT, mem(1)))
+	tg.mustWrite(t, update(p4v1.Update_INSERT, entry(tECMP, 0, &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: 1}}, exact(1, []byte{1}))))
+
+	tests := []struct {
+		desc string
+		u    *p4v1.Update
+		want codes.Code
+	}{
+		{"duplicate insert", update(p4v1.Update_INSERT, fwdEntry(1, []byte{2})), codes.AlreadyExists},
+		{"delete missing", update(p4v1.Update_DELETE, fwdEntry(9, nil)), codes.NotFound},
+		{"modify missing", update(p4v1.Update_MODIFY, fwdEntry(9, []byte{1})), codes.NotFound},
+		{"unknown table id", update(p4v1.Update_INSERT, entry(0x02000999, 0, action(aDrop), exact(1, []byte{1}))), codes.InvalidArgument},
+		{"unknown match field id", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aDrop), exact(9, []byte{1}))), codes.InvalidArgument},
+		{"key wider than field", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aDrop), exact(1, []byte{1, 0, 0, 0, 0, 0, 1}))), codes.InvalidArgument},
+		{"empty bytestring", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aDrop), exact(1, nil))), codes.InvalidArgument},
+		{"param wider than 9 bits", update(p4v1.Update_INSERT, fwdEntry(2, []byte{0x02, 0x00})), codes.InvalidArgument},
+		{"missing param", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aSetPort), exact(1, []byte{3}))), codes.InvalidArgument},
+		{"action not in table", update(p4v1.Update_INSERT, entry(tRoute, 0, action(aDrop), lpm(1, []byte{10, 0, 0, 0}, 8))), codes.InvalidArgument},
+		{"default-only action in entry", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aNoAction), exact(1, []byte{4}))), codes.PermissionDenied},
+		{"missing priority", update(p4v1.Update_INSERT, entry(tACL, 0, action(aDrop), ternary(1, []byte{8, 0}, []byte{0xff, 0xff}))), codes.InvalidArgument},
+		{"needless priority", update(p4v1.Update_INSERT, entry(tFwd, 5, action(aDrop), exact(1, []byte{5}))), codes.InvalidArgument},
+		{"lpm bits beyond prefix", update(p4v1.Update_INSERT, entry(tRoute, 0, action(aNoAction), lpm(1, []byte{10, 0, 0, 1}, 8))), codes.InvalidArgument},
+		{"lpm prefix 0", update(p4v1.Update_INSERT, entry(tRoute, 0, action(aNoAction), lpm(1, []byte{0}, 0))), codes.InvalidArgument},
+		{"ternary value outside mask", update(p4v1.Update_INSERT, entry(tACL, 1, action(aDrop), ternary(1, []byte{8, 1}, []byte{0xff, 0}))), codes.InvalidArgument},
+		{"ternary zero mask", update(p4v1.Update_INSERT, entry(tACL, 1, action(aDrop), ternary(1, []byte{0}, []byte{0}))), codes.InvalidArgument},
+		{"range low above high", update(p4v1.Update_INSERT, entry(tACL, 1, action(aDrop), rangeM(3, []byte{9}, []byte{1}))), codes.InvalidArgument},
+		{"range covering everything", update(p4v1.Update_INSERT, entry(tACL, 1, action(aDrop), rangeM(3, []byte{0}, []byte{0x0f, 0xff}))), codes.InvalidArgument},
+		{"wrong match kind", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aDrop), lpm(1, []byte{1}, 48))), codes.InvalidArgument},
+		{"missing exact field", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aDrop))), codes.InvalidArgument},
+		{"insert without action", update(p4v1.Update_INSERT, entry(tFwd, 0, nil, exact(1, []byte{6}))), codes.InvalidArgument},
+		{"is_const set", update(p4v1.Update_INSERT, tableEntity(&p4v1.TableEntry{TableId: tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{7})}, Action: action(aDrop), IsConst: true})), codes.InvalidArgument},
+		{"insert default entry", update(p4v1.Update_INSERT, tableEntity(&p4v1.TableEntry{TableId: tFwd, IsDefaultAction: true, Action: action(aDrop)})), codes.InvalidArgument},
+		{"modify const default", update(p4v1.Update_MODIFY, tableEntity(&p4v1.TableEntry{TableId: tACL, IsDefaultAction: true, Action: action(aDrop)})), codes.PermissionDenied},
+		{"table-only action as default", update(p4v1.Update_MODIFY, tableEntity(&p4v1.TableEntry{TableId: tFwd, IsDefaultAction: true, Action: action(aSetPort, []byte{1})})), codes.OK},
+		{"direct action on indirect table", update(p4v1.Update_INSERT, entry(tECMP, 0, action(aNoAction), exact(1, []byte{2}))), codes.InvalidArgument},
+		{"missing member", update(p4v1.Update_INSERT, entry(tECMP, 0, &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: 42}}, exact(1, []byte{2}))), codes.NotFound},
+		{"duplicate member", update(p4v1.Update_INSERT, mem(1)), codes.AlreadyExists},
+		{"delete member in use", update(p4v1.Update_DELETE, mem(1)), codes.FailedPrecondition},
+		{"group with missing member", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileGroup{ActionProfileGroup: &p4v1.ActionProfileGroup{ActionProfileId: pSel, GroupId: 1, Members: []*p4v1.ActionProfileGroup_Member{{MemberId: 77, Weight: 1}}}}}), codes.NotFound},
+		{"group max_size above max_group_size", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileGroup{ActionProfileGroup: &p4v1.ActionProfileGroup{ActionProfileId: pSel, GroupId: 1, MaxSize: 5}}}), codes.InvalidArgument},
+		{"multicast group 0", update(p4v1.Update_INSERT, preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}}})), codes.InvalidArgument},
+		{"delete missing multicast group", update(p4v1.Update_DELETE, preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{MulticastGroupId: 3}}})), codes.NotFound},
+		{"counter insert", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: cPort}}}), codes.InvalidArgument},
+		{"counter index out of range", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: cPort, Index: &p4v1.Index{Index: 8}, Data: &p4v1.CounterData{}}}}), codes.OutOfRange},
+		{"direct counter of missing entry", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DirectCounterEntry{DirectCounterEntry: &p4v1.DirectCounterEntry{TableEntry: &p4v1.TableEntry{TableId: tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{9})}}, Data: &p4v1.CounterData{}}}}), codes.NotFound},
+		{"digest modify before insert", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: dMacLearn, Config: &p4v1.DigestEntry_Config{}}}}), codes.NotFound},
+		{"unknown digest", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: 0x18000999, Config: &p4v1.DigestEntry_Config{}}}}), codes.InvalidArgument},
+		{"update type unspecified", update(p4v1.Update_UNSPECIFIED, fwdEntry(1, []byte{1})), codes.InvalidArgument},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			// The good update after the bad one must still be applied.
+			good := update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_PacketReplicationEngineEntry{PacketReplicationEngineEntry: &p4v1.PacketReplicationEngineEntry{
+				Type: &p4v1.PacketReplicationEngineEntry_CloneSessionEntry{CloneSessionEntry: &p4v1.CloneSessionEntry{SessionId: 100, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_Port{Port: []byte{1}}}}}}}}})
+			got, err := tg.write(t, tc.u, good)
+			if err != nil {
+				t.Fatalf("Write: RPC-wide error %v", err)
+			}
+			want := []codes.Code{tc.want, codes.OK}
+			if tc.want == codes.OK {
+				want = nil
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("per-update codes (-want +got):\n%s", diff)
+			}
+			tg.mustWrite(t, update(p4v1.Update_DELETE, good.GetEntity()))
+		})
+	}
+
+	// A full table: RESOURCE_EXHAUSTED (size 4, one entry present).
+	got, err := tg.write(t, update(p4v1.Update_INSERT, fwdEntry(2, []byte{1})), update(p4v1.Update_INSERT, fwdEntry(3, []byte{1})),
+		update(p4v1.Update_INSERT, fwdEntry(4, []byte{1})), update(p4v1.Update_INSERT, fwdEntry(5, []byte{1})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]codes.Code{codes.OK, codes.OK, codes.OK, codes.ResourceExhausted}, got); diff != "" {
+		t.Errorf("filling a table (-want +got):\n%s", diff)
+	}
+	// Atomicity modes other than CONTINUE_ON_ERROR are refused as a whole.
+	_, err = tg.client.Write(ctxT(t), &p4v1.WriteRequest{DeviceId: tg.deviceID, ElectionId: eid(1000), Atomicity: p4v1.WriteRequest_ROLLBACK_ON_ERROR})
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("ROLLBACK_ON_ERROR: got %v, want UNIMPLEMENTED", err)
+	}
+}
+
+// Spec §8.3: read-write symmetry for every entity kind, including wildcard reads.
+func TestReadBackEqualsWritten(t *testing.T) {
+	tg, _ := ready(t)
+	member := &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{
+		ActionProfileId: pSel, MemberId: 3, Action: &p4v1.Action{ActionId: aSetPort, Params: []*p4v1.Action_Param{{ParamId: 1, Value: []byte{4}}}}}}}
+	group := &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileGroup{ActionProfileGroup: &p4v1.ActionProfileGroup{
+		ActionProfileId: pSel, GroupId: 9, MaxSize: 4, Members: []*p4v1.ActionProfileGroup_Member{{MemberId: 3, Weight: 1}}}}}
+	entities := []*p4v1.Entity{
+		fwdEntry(1, []byte{1}),
+		tableEntity(&p4v1.TableEntry{TableId: tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{0x0a, 0, 0, 0, 0, 2})}, Action: action(aDrop), Metadata: []byte("cookie"), ControllerMetadata: 77}),
+		entry(tACL, 10, action(aSetPort, []byte{1, 0xff}), ternary(1, []byte{8, 0}, []byte{0xff, 0xff}), lpm(2, []byte{10, 1, 0, 0}, 16), rangeM(3, []byte{1}, []byte{0x0a}), optional(4, []byte{3})),
+		entry(tACL, 20, action(aDrop), optional(4, []byte{0})),
+		entry(tRoute, 0, action(aSetPort, []byte{7}), lpm(1, []byte{192, 168, 0, 0}, 16)),
+		member, group,
+		entry(tECMP, 0, &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileGroupId{ActionProfileGroupId: 9}}, exact(1, []byte{0x01, 0x23})),
+		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{
+			MulticastGroupId: 5, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_Port{Port: []byte{1}}, Instance: 1}, {PortKind: &p4v1.Replica_Port{Port: []byte{2}}, Instance: 1}}, Metadata: []byte("bd5")}}}),
+		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{
+			MulticastGroupId: 6, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_EgressPort{EgressPort: 3}}}}}}),
+		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_CloneSessionEntry{CloneSessionEntry: &p4v1.CloneSessionEntry{
+			SessionId: 2, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_Port{Port: []byte{0x01, 0x00}}}}, ClassOfService: 1, PacketLengthBytes: 128}}}),
+		{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: dMacLearn, Config: &p4v1.DigestEntry_Config{MaxTimeoutNs: 1e6, MaxListSize: 10, AckTimeoutNs: 1e9}}}},
+	}
+	for i, e := range entities {
+		// Members and groups must exist before the entries using them.
+		tg.mustWrite(t, update(p4v1.Update_INSERT, e))
+		_ = i
+	}
+	queries := []*p4v1.Entity{
+		tableEntity(&p4v1.TableEntry{}),
+		{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
+		{Entity: &p4v1.Entity_ActionProfileGroup{ActionProfileGroup: &p4v1.ActionProfileGroup{}}},
+		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}}}),
+		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_CloneSessionEntry{CloneSessionEntry: &p4v1.CloneSessionEntry{}}}),
+		{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{}}},
+	}
+	got, err := tg.read(t, queries...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(entities, got, protocmp.Transform(), cmpopts.SortSlices(entityLess)); diff != "" {
+		t.Errorf("wildcard read-back (-written +read):\n%s", diff)
+	}
+	// A specific read returns exactly one entry.
+	got, err = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tACL, Priority: 20, Match: []*p4v1.FieldMatch{optional(4, []byte{0})}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*p4v1.Entity{entities[3]}, got, protocmp.Transform()); diff != "" {
+		t.Errorf("specific read (-want +got):\n%s", diff)
+	}
+	// Filtering by priority and by action.
+	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tACL, Priority: 10}))
+	if diff := cmp.Diff([]*p4v1.Entity{entities[2]}, got, protocmp.Transform()); diff != "" {
+		t.Errorf("read by priority (-want +got):\n%s", diff)
+	}
+	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tFwd, Action: action(aDrop)}))
+	if diff := cmp.Diff([]*p4v1.Entity{entities[1]}, got, protocmp.Transform()); diff != "" {
+		t.Errorf("read by action (-want +got):\n%s", diff)
+	}
+	// The default entry: the program's until modified, then what was written.
+	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tRoute, IsDefaultAction: true}))
+	if diff := cmp.Diff([]*p4v1.Entity{tableEntity(&p4v1.TableEntry{TableId: tRoute, IsDefaultAction: true, Action: action(aSetPort, []byte{3})})}, got, protocmp.Transform()); diff != "" {
+		t.Errorf("program default entry (-want +got):\n%s", diff)
+	}
+	def := tableEntity(&p4v1.TableEntry{TableId: tRoute, IsDefaultAction: true, Action: action(aNoAction)})
+	tg.mustWrite(t, update(p4v1.Update_MODIFY, def))
+	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tRoute, IsDefaultAction: true}))
+	if diff := cmp.Diff([]*p4v1.Entity{def}, got, protocmp.Transform()); diff != "" {
+		t.Errorf("modified default entry (-want +got):\n%s", diff)
+	}
+	// Counters: direct through the entry and DirectCounterEntry, indirect by index.
+	dc := &p4v1.Entity{Entity: &p4v1.Entity_DirectCounterEntry{DirectCounterEntry: &p4v1.DirectCounterEntry{
+		TableEntry: &p4v1.TableEntry{TableId: tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{0x0a, 0, 0, 0, 0, 1})}}, Data: &p4v1.CounterData{ByteCount: 640, PacketCount: 10}}}}
+	tg.mustWrite(t, update(p4v1.Update_MODIFY, dc))
+	got, err = tg.read(t, &p4v1.Entity{Entity: &p4v1.Entity_DirectCounterEntry{DirectCounterEntry: &p4v1.DirectCounterEntry{TableEntry: dc.GetDirectCounterEntry().GetTableEntry()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*p4v1.Entity{dc}, got, protocmp.Transform()); diff != "" {
+		t.Errorf("direct counter (-want +got):\n%s", diff)
+	}
+	withCounter := proto.Clone(entities[0]).(*p4v1.Entity)
+	withCounter.GetTableEntry().CounterData = &p4v1.CounterData{ByteCount: 640, PacketCount: 10}
+	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tFwd, Match: withCounter.GetTableEntry().GetMatch(), CounterData: &p4v1.CounterData{}}))
+	if diff := cmp.Diff([]*p4v1.Entity{withCounter}, got, protocmp.Transform()); diff != "" {
+		t.Errorf("entry with counter data (-want +got):\n%s", diff)
+	}
+	cell := &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: cPort, Index: &p4v1.Index{Index: 3}, Data: &p4v1.CounterData{ByteCount: 1, PacketCount: 2}}}}
+	tg.mustWrite(t, update(p4v1.Update_MODIFY, cell))
+	got, _ = tg.read(t, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: cPort, Index: &p4v1.Index{Index: 3}}}})
+	if diff := cmp.Diff([]*p4v1.Entity{cell}, got, protocmp.Transform()); diff != "" {
+		t.Errorf("counter cell (-want +got):\n%s", diff)
+	}
+	got, _ = tg.read(t, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: cPort}}})
+	if len(got) != 8 {
+		t.Errorf("wildcard counter read: %d cells, want 8", len(got))
+	}
+
+	// A batch read with a bad element: UNKNOWN with one p4.v1.Error per element.
+	_, err = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tRoute}), tableEntity(&p4v1.TableEntry{TableId: 0x02000999}))
+	codesGot, rerr := updateCodes(err)
+	if rerr != nil {
+		t.Fatalf("read batch error: %v", rerr)
+	}
+	if diff := cmp.Diff([]codes.Code{codes.OK, codes.InvalidArgument}, codesGot); diff != "" {
+		t.Errorf("read batch codes (-want +got):\n%s", diff)
+	}
+
+	// Delete everything; reads come back empty.
+	for i := len(entities) - 1; i >= 0; i-- {
+		tg.mustWrite(t, update(p4v1.Update_DELETE, entities[i]))
+	}
+	got, err = tg.read(t, queries...)
+	if err != nil || len(got) != 0 {
+		t.Errorf("after deleting everything: read %d entities, err %v; want none", len(got), err)
+	}
+}
+
+// entityLess orders entities for comparison.
+func entityLess(a, b *p4v1.Entity) bool {
+	ka, _ := proto.MarshalOptions{Deterministic: true}.Marshal(a)
+	kb, _ := proto.MarshalOptions{Deterministic: true}.Marshal(b)
+	return string(ka) < string(kb)
+}
+
+// Spec §8.4: the server accepts any bytestring whose value fits and returns
+// the canonical (shortest) form.
+func TestCanonicalBytestrings(t *testing.T) {
+	tg, _ := ready(t)
+	tests := []struct {
+		desc    string
+		written *p4v1.Entity
+		want    *p4v1.Entity
+		wantErr codes.Code
+	}{
+		{desc: "padded key and param", written: entry(tFwd, 0, action(aSetPort, []byte{0, 0, 5}), exact(1, []byte{0, 0, 0, 0, 0, 0, 0, 9})),
+			want: entry(tFwd, 0, action(aSetPort, []byte{5}), exact(1, []byte{9}))},
+		{desc: "zero", written: entry(tFwd, 0, action(aSetPort, []byte{0, 0}), exact(1, []byte{0, 0, 0, 0, 0, 0})),
+			want: entry(tFwd, 0, action(aSetPort, []byte{0}), exact(1, []byte{0}))},
+		{desc: "padded ternary", written: entry(tACL, 1, action(aDrop), ternary(1, []byte{0, 0, 8}, []byte{0, 0xff, 0xff})),
+			want: entry(tACL, 1, action(aDrop), ternary(1, []byte{8}, []byte{0xff, 0xff}))},
+		{desc: "bit<12> too wide", written: entry(tACL, 1, action(aDrop), optional(4, []byte{0x10, 0x00})), wantErr: codes.InvalidArgument},
+		{desc: "bit<9> fits in two bytes", written: entry(tFwd, 0, action(aSetPort, []byte{1, 0xff}), exact(1, []byte{0x0b})),
+			want: entry(tFwd, 0, action(aSetPort, []byte{1, 0xff}), exact(1, []byte{0x0b}))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			got, err := tg.write(t, update(p4v1.Update_INSERT, tc.written))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantErr != codes.OK {
+				if diff := cmp.Diff([]codes.Code{tc.wantErr}, got); diff != "" {
+					t.Errorf("codes (-want +got):\n%s", diff)
+				}
+				return
+			}
+			if got != nil {
+				t.Fatalf("write failed: %v", got)
+			}
+			read, err := tg.read(t, tc.written)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]*p4v1.Entity{tc.want}, read, protocmp.Transform()); diff != "" {
+				t.Errorf("read back (-want +got):\n%s", diff)
+			}
+			tg.mustWrite(t, update(p4v1.Update_DELETE, tc.written))
+		})
+	}
+}
+
+// Spec §15, §16: pipeline set, verify, save/commit, replace, get.
+func TestPipelineConfig(t *testing.T) {
+	tg := startFake(t)
+	primary(t, tg)
+	_, err := tg.read(t, tableEntity(&p4v1.TableEntry{}))
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("read before a pipeline: got %v, want FAILED_PRECONDITION", err)
+	}
+	got, err := tg.client.GetForwardingPipelineConfig(ctxT(t), &p4v1.GetForwardingPipelineConfigRequest{DeviceId: tg.deviceID})
+	if err != nil || got.GetConfig() != nil {
+		t.Errorf("get before a pipeline: %v, %v; want no config", got, err)
+	}
+
+	bad := func(mut func(c *p4v1.ForwardingPipelineConfig)) *p4v1.ForwardingPipelineConfig {
+		c := proto.Clone(tg.pipelineConfig(1)).(*p4v1.ForwardingPipelineConfig)
+		mut(c)
+		return c
+	}
+	refused := []struct {
+		desc string
+		cfg  *p4v1.ForwardingPipelineConfig
+	}{
+		{"no config", nil},
+		{"bad device config", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4DeviceConfig = []byte("{not json") })},
+		{"no p4info", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info = nil })},
+		{"table missing from the device config", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Tables[0].Preamble.Name = "ingress.nope" })},
+		{"key width differs", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Tables[0].MatchFields[0].Bitwidth = 32 })},
+		{"param width differs", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Actions[0].Params[0].Bitwidth = 16 })},
+		{"duplicate id", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Tables[1].Preamble.Id = c.P4Info.Tables[0].Preamble.Id })},
+		{"id with the wrong prefix", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Actions[1].Preamble.Id = 0x02000077 })},
+	}
+	for _, tc := range refused {
+		t.Run(tc.desc, func(t *testing.T) {
+			for _, action := range []p4v1.SetForwardingPipelineConfigRequest_Action{p4v1.SetForwardingPipelineConfigRequest_VERIFY, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_COMMIT} {
+				if err := tg.setPipeline(t, action, tc.cfg); status.Code(err) != codes.InvalidArgument {
+					t.Errorf("%v: got %v, want INVALID_ARGUMENT", action, err)
+				}
+			}
+		})
+	}
+	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_COMMIT, nil); status.Code(err) != codes.NotFound {
+		t.Errorf("COMMIT without a saved config: got %v, want NOT_FOUND", err)
+	}
+	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_COMMIT, tg.pipelineConfig(1)); err != nil {
+		t.Fatal(err)
+	}
+	tg.mustWrite(t, update(p4v1.Update_INSERT, fwdEntry(1, []byte{1})))
+
+	// A refused config leaves the running pipeline and its state alone.
+	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_COMMIT, refused[3].cfg); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("bad replace: %v", err)
+	}
+	if got, err := tg.read(t, tableEntity(&p4v1.TableEntry{})); err != nil || len(got) != 1 {
+		t.Errorf("after a refused replace: %d entries, %v; want the 1 entry", len(got), err)
+	}
+
+	for _, tc := range []struct {
+		rt   p4v1.GetForwardingPipelineConfigRequest_ResponseType
+		want *p4v1.ForwardingPipelineConfig
+	}{
+		{p4v1.GetForwardingPipelineConfigRequest_ALL, tg.pipelineConfig(1)},
+		{p4v1.GetForwardingPipelineConfigRequest_COOKIE_ONLY, &p4v1.ForwardingPipelineConfig{Cookie: &p4v1.ForwardingPipelineConfig_Cookie{Cookie: 1}}},
+		{p4v1.GetForwardingPipelineConfigRequest_P4INFO_AND_COOKIE, &p4v1.ForwardingPipelineConfig{P4Info: tg.info, Cookie: &p4v1.ForwardingPipelineConfig_Cookie{Cookie: 1}}},
+		{p4v1.GetForwardingPipelineConfigRequest_DEVICE_CONFIG_AND_COOKIE, &p4v1.ForwardingPipelineConfig{P4DeviceConfig: tg.config, Cookie: &p4v1.ForwardingPipelineConfig_Cookie{Cookie: 1}}},
+	} {
+		got, err := tg.client.GetForwardingPipelineConfig(ctxT(t), &p4v1.GetForwardingPipelineConfigRequest{DeviceId: tg.deviceID, ResponseType: tc.rt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, got.GetConfig(), protocmp.Transform()); diff != "" {
+			t.Errorf("%v (-want +got):\n%s", tc.rt, diff)
+		}
+	}
+
+	// VERIFY_AND_SAVE: writes go to the saved pipeline; COMMIT replays them
+	// into the device and clears what was there.
+	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_SAVE, tg.pipelineConfig(2)); err != nil {
+		t.Fatal(err)
+	}
+	tg.mustWrite(t, update(p4v1.Update_INSERT, fwdEntry(2, []byte{2})))
+	if n := len(tg.fake.entries["ingress.fwd"]); n != 1 {
+		t.Errorf("before COMMIT the device has %d entries, want the old 1", n)
+	}
+	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_COMMIT, nil); err != nil {
+		t.Fatal(err)
+	}
+	got2, err := tg.read(t, tableEntity(&p4v1.TableEntry{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*p4v1.Entity{fwdEntry(2, []byte{2})}, got2, protocmp.Transform()); diff != "" {
+		t.Errorf("after COMMIT (-want +got):\n%s", diff)
+	}
+	if _, ok := tg.fake.entries["ingress.fwd"]; !ok || len(tg.fake.entries["ingress.fwd"]) != 1 {
+		t.Errorf("device after COMMIT: %v, want the replayed entry", tg.fake.entries)
+	}
+	cookie, _ := tg.client.GetForwardingPipelineConfig(ctxT(t), &p4v1.GetForwardingPipelineConfigRequest{DeviceId: tg.deviceID, ResponseType: p4v1.GetForwardingPipelineConfigRequest_COOKIE_ONLY})
+	if cookie.GetConfig().GetCookie().GetCookie() != 2 {
+		t.Errorf("cookie after COMMIT: %v, want 2", cookie)
+	}
+
+	// VERIFY_AND_COMMIT replaces the pipeline and clears its state.
+	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_COMMIT, tg.pipelineConfig(3)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tg.read(t, tableEntity(&p4v1.TableEntry{})); err != nil || len(got) != 0 {
+		t.Errorf("after replace: %d entries, %v; want none", len(got), err)
+	}
+	// A backup may not set the pipeline.
+	_, err = tg.client.SetForwardingPipelineConfig(ctxT(t), &p4v1.SetForwardingPipelineConfigRequest{DeviceId: tg.deviceID, ElectionId: eid(1),
+		Action: p4v1.SetForwardingPipelineConfigRequest_VERIFY, Config: tg.pipelineConfig(1)})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("non-primary set: got %v, want PERMISSION_DENIED", err)
+	}
+	caps, err := tg.client.Capabilities(ctxT(t), &p4v1.CapabilitiesRequest{})
+	if err != nil || caps.GetP4RuntimeApiVersion() != "1.5.0" {
+		t.Errorf("Capabilities: %v, %v; want 1.5.0", caps, err)
+	}
+}
+
+// Spec §9.8: digest lists honour max_list_size, max_timeout_ns, and the ack cache.
+func TestDigests(t *testing.T) {
+	tg, s := ready(t)
+	cfg := &p4v1.DigestEntry_Config{MaxTimeoutNs: int64(time.Hour), MaxListSize: 2, AckTimeoutNs: int64(time.Hour)}
+	tg.mustWrite(t, update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: dMacLearn, Config: cfg}}}))
+	digest := func(mac byte, port byte) {
+		tg.fake.raise(func(sink EventSink) { sink.Digest("mac_learn_t", [][]byte{{0, 0, 0, 0, 0, mac}, {0, port}}) })
+	}
+	want := func(mac, port byte) *p4v1.P4Data {
+		return &p4v1.P4Data{Data: &p4v1.P4Data_Struct{Struct: &p4v1.P4StructLike{Members: []*p4v1.P4Data{
+			{Data: &p4v1.P4Data_Bitstring{Bitstring: []byte{mac}}}, {Data: &p4v1.P4Data_Bitstring{Bitstring: []byte{port}}}}}}}
+	}
+	nextDigest := func() *p4v1.DigestList {
+		t.Helper()
+		for {
+			if d := s.next().GetDigest(); d != nil {
+				return d
+			}
+		}
+	}
+	// Two distinct messages (and a duplicate) make one list of two.
+	digest(1, 1)
+	digest(1, 1)
+	digest(2, 1)
+	l1 := nextDigest()
+	if diff := cmp.Diff([]*p4v1.P4Data{want(1, 1), want(2, 1)}, l1.GetData(), protocmp.Transform()); diff != "" {
+		t.Errorf("first list (-want +got):\n%s", diff)
+	}
+	// Unacknowledged messages are suppressed; new ones still flow.
+	digest(1, 1)
+	digest(3, 1)
+	digest(4, 1)
+	l2 := nextDigest()
+	if diff := cmp.Diff([]*p4v1.P4Data{want(3, 1), want(4, 1)}, l2.GetData(), protocmp.Transform()); diff != "" {
+		t.Errorf("second list (-want +got):\n%s", diff)
+	}
+	if l2.GetListId() == l1.GetListId() {
+		t.Errorf("list ids repeat: %d", l2.GetListId())
+	}
+	// After the ack, the first list's messages can be raised again.
+	if err := s.stream.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_DigestAck{DigestAck: &p4v1.DigestListAck{DigestId: dMacLearn, ListId: l1.GetListId()}}}); err != nil {
+		t.Fatal(err)
+	}
+	// The ack is processed in order with later digests by one goroutine only
+	// after it reaches the server: a packet-out round trip orders them.
+	roundTrip(t, tg, s)
+	digest(1, 1)
+	digest(2, 1)
+	l3 := nextDigest()
+	if diff := cmp.Diff([]*p4v1.P4Data{want(1, 1), want(2, 1)}, l3.GetData(), protocmp.Transform()); diff != "" {
+		t.Errorf("list after ack (-want +got):\n%s", diff)
+	}
+
+	// max_timeout: a lone message goes out after the timeout; an ack timeout
+	// of zero caches nothing, so a repeat goes out again.
+	cfg = &p4v1.DigestEntry_Config{MaxTimeoutNs: int64(time.Millisecond), MaxListSize: 100}
+	tg.mustWrite(t, update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: dMacLearn, Config: cfg}}}))
+	digest(9, 2)
+	if diff := cmp.Diff([]*p4v1.P4Data{want(9, 2)}, nextDigest().GetData(), protocmp.Transform()); diff != "" {
+		t.Errorf("list by timeout (-want +got):\n%s", diff)
+	}
+	digest(9, 2)
+	if diff := cmp.Diff([]*p4v1.P4Data{want(9, 2)}, nextDigest().GetData(), protocmp.Transform()); diff != "" {
+		t.Errorf("repeat with ack timeout 0 (-want +got):\n%s", diff)
+	}
+	// An ack for an unknown digest is a stream error.
+	if err := s.stream.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_DigestAck{DigestAck: &p4v1.DigestListAck{DigestId: 12345, ListId: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m := s.next()
+		if e := m.GetError(); e != nil {
+			if e.GetCanonicalCode() != int32(codes.InvalidArgument) || e.GetDigestListAck() == nil {
+				t.Errorf("stream error %v, want INVALID_ARGUMENT for the digest ack", e)
+			}
+			break
+		}
+	}
+}
+
+// roundTrip sends a packet-out and waits for the fake device to loop it back
+// as a packet-in, which orders everything sent on the stream before it.
+func roundTrip(t *testing.T, tg *target, s *session) *p4v1.PacketIn {
+	t.Helper()
+	po := &p4v1.PacketOut{Payload: []byte("sync"), Metadata: []*p4v1.PacketMetadata{{MetadataId: 1, Value: []byte{1, 0x23}}, {MetadataId: 2, Value: []byte{0}}}}
+	if err := s.stream.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_Packet{Packet: po}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if p := s.next().GetPacket(); p != nil {
+			return p
+		}
+	}
+}
+
+// Spec §16.1: packet-out metadata become the packet_out header; the
+// packet_in header becomes packet-in metadata.
+func TestPacketIO(t *testing.T) {
+	tg, s := ready(t)
+	pin := roundTrip(t, tg, s)
+	outs := tg.fake.packetOuts()
+	// egress_port 0x123 in 9 bits then 7 pad bits: 1001 0001 1000 0000.
+	if diff := cmp.Diff([][]byte{append([]byte{0x91, 0x80}, "sync"...)}, outs); diff != "" {
+		t.Errorf("frame injected at the CPU port (-want +got):\n%s", diff)
+	}
+	want := &p4v1.PacketIn{Payload: []byte("sync"), Metadata: []*p4v1.PacketMetadata{{MetadataId: 1, Value: []byte{1, 0x23}}, {MetadataId: 2, Value: []byte{0}}}}
+	if diff := cmp.Diff(want, pin, protocmp.Transform()); diff != "" {
+		t.Errorf("packet-in (-want +got):\n%s", diff)
+	}
+	// Bad metadata: a stream error, nothing injected.
+	bad := &p4v1.PacketOut{Payload: []byte("x"), Metadata: []*p4v1.PacketMetadata{{MetadataId: 1, Value: []byte{2, 0}}}}
+	if err := s.stream.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_Packet{Packet: bad}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if e := s.next().GetError(); e != nil {
+			if e.GetCanonicalCode() != int32(codes.InvalidArgument) || e.GetPacketOut() == nil {
+				t.Errorf("stream error %v, want INVALID_ARGUMENT for the packet-out", e)
+			}
+			break
+		}
+	}
+	// A backup's packet-out is refused.
+	b := openStream(t, tg)
+	b.arbitrate(tg.deviceID, "", eid(1))
+	b.nextArbitration()
+	if err := b.stream.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_Packet{Packet: &p4v1.PacketOut{Payload: []byte("x")}}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if e := b.next().GetError(); e != nil {
+			if e.GetCanonicalCode() != int32(codes.PermissionDenied) {
+				t.Errorf("backup packet-out: %v, want PERMISSION_DENIED", e)
+			}
+			break
+		}
+	}
+	if n := len(tg.fake.packetOuts()); n != 1 {
+		t.Errorf("device saw %d packet-outs, want only the good one", n)
+	}
+}
