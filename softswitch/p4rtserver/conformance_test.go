@@ -1,7 +1,7 @@
 package p4rtserver
 
 import (
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -411,7 +411,9 @@ func TestPipelineConfig(t *testing.T) {
 		{"table missing from the device config", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Tables[0].Preamble.Name = "ingress.nope" })},
 		{"key width differs", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Tables[0].MatchFields[0].Bitwidth = 32 })},
 		{"param width differs", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Actions[0].Params[0].Bitwidth = 16 })},
-		{"duplicate id", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Tables[1].Preamble.Id = c.P4Info.Tables[0].Preamble.Id })},
+		{"duplicate id", bad(func(c *p4v1.ForwardingPipelineConfig) {
+			c.P4Info.Tables[1].Preamble.Id = c.P4Info.Tables[0].Preamble.Id
+		})},
 		{"id with the wrong prefix", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Actions[1].Preamble.Id = 0x02000077 })},
 	}
 	for _, tc := range refused {

@@ -267,7 +267,7 @@ func update(op p4v1.Update_Type, e *p4v1.Entity) *p4v1.Update {
 }
 
 const (
-	tFwd, tACL, tRoute, tECMP = 33554433, 33554434, 33554435, 33554436
+	tFwd, tACL, tRoute, tECMP  = 33554433, 33554434, 33554435, 33554436
 	aSetPort, aDrop, aNoAction = 16777217, 16777218, 16777219
 	pSel                       = 285212673
 	cPort                      = 301989889
