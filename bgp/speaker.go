@@ -84,11 +84,11 @@ type Speaker struct {
 	cbMu   sync.RWMutex
 	closed bool
 
-	// mu guards import, emitted, announced, suspect, established, queue
+	// mu guards imports, emitted, announced, suspect, established, queue
 	// and stats.
 	mu      sync.Mutex
 	wake    *sync.Cond
-	import_ importSet
+	imports importSet
 	// emitted maps each route key with a reported best path to the
 	// neighbor it came from.
 	emitted map[route.NLRI]netip.Addr
@@ -173,7 +173,7 @@ func New(cfg Config, opts ...Option) (*Speaker, error) {
 		events:      make(chan Event, o.eventBuffer),
 		done:        make(chan struct{}),
 		senderDone:  make(chan struct{}),
-		import_:     newImportSet(cfg.Import),
+		imports:     newImportSet(cfg.Import),
 		emitted:     make(map[route.NLRI]netip.Addr),
 		announced:   make(map[route.NLRI]struct{}),
 		suspect:     make(map[route.NLRI]struct{}),
@@ -451,11 +451,11 @@ func (s *Speaker) SetImportPolicy(ctx context.Context, p ImportPolicy) error {
 	if err != nil {
 		return fmt.Errorf("set import policy: list RIB: %w", err)
 	}
-	s.import_ = newImportSet(p)
+	s.imports = newImportSet(p)
 	for _, dp := range best {
 		key := route.Key(dp.NLRI)
 		_, had := s.emitted[key]
-		switch match := s.import_.match(dp.Path); {
+		switch match := s.imports.match(dp.Path); {
 		case match && !had:
 			s.emitted[key] = dp.neighbor
 			s.enqueue(Event{Kind: PathAdd, Path: dp.Path, Peer: dp.neighbor, PeerASN: dp.peerASN})
@@ -560,7 +560,7 @@ func (s *Speaker) onBestPath(ap *api.Path) {
 		withdraw()
 		return
 	}
-	if !s.import_.match(dp.Path) {
+	if !s.imports.match(dp.Path) {
 		s.stats.Filtered++
 		withdraw()
 		return
