@@ -42,6 +42,9 @@ type Device interface {
 	DeleteEntry(table string, e *Entry) error
 	// EntryCounter reads the direct counter of the entry with e's key.
 	EntryCounter(table string, e *Entry) (Counts, error)
+	// Entries lists the entries of a table; the server asks only for the
+	// const and initial entries of a freshly run program.
+	Entries(table string) ([]Entry, error)
 	// SetDefaultAction sets the action run on a miss; nil restores the
 	// program's default.
 	SetDefaultAction(table string, a *ActionCall) error
@@ -221,11 +224,13 @@ type DigestSchema struct{ Fields []FieldSchema }
 
 // Sentinel errors a Device wraps so the server reports the right code.
 var (
-	ErrExists   = errors.New("already exists")     // ALREADY_EXISTS
-	ErrNotFound = errors.New("not found")          // NOT_FOUND
-	ErrFull     = errors.New("resource exhausted") // RESOURCE_EXHAUSTED
-	ErrInUse    = errors.New("in use")             // FAILED_PRECONDITION
-	ErrInvalid  = errors.New("invalid")            // INVALID_ARGUMENT
+	ErrExists      = errors.New("already exists")     // ALREADY_EXISTS
+	ErrNotFound    = errors.New("not found")          // NOT_FOUND
+	ErrFull        = errors.New("resource exhausted") // RESOURCE_EXHAUSTED
+	ErrInUse       = errors.New("in use")             // FAILED_PRECONDITION
+	ErrInvalid     = errors.New("invalid")            // INVALID_ARGUMENT
+	ErrUnsupported = errors.New("unsupported")        // UNIMPLEMENTED
+	ErrNoProgram   = errors.New("no program")         // FAILED_PRECONDITION
 )
 
 // deviceError gives a Device error its P4Runtime code.
@@ -245,6 +250,10 @@ func deviceError(err error) error {
 		code = codes.FailedPrecondition
 	case errors.Is(err, ErrInvalid):
 		code = codes.InvalidArgument
+	case errors.Is(err, ErrUnsupported):
+		code = codes.Unimplemented
+	case errors.Is(err, ErrNoProgram):
+		code = codes.FailedPrecondition
 	}
 	return &codedError{code: code, err: fmt.Errorf("device: %w", err)}
 }

@@ -111,6 +111,16 @@ func (d *fakeDevice) EntryCounter(t string, e *Entry) (Counts, error) {
 	return d.direct[t+fakeKey(e)], nil
 }
 
+func (d *fakeDevice) Entries(t string) ([]Entry, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Entry
+	for _, e := range d.entries[t] {
+		out = append(out, *e)
+	}
+	return out, nil
+}
+
 func (d *fakeDevice) SetDefaultAction(t string, a *ActionCall) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()

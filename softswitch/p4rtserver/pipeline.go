@@ -86,6 +86,9 @@ func (p *pipeline) commit(dev Device) error {
 	if err := dev.Run(p.prog); err != nil {
 		return deviceError(fmt.Errorf("running the program: %w", err))
 	}
+	if err := p.adoptProgramEntries(dev); err != nil {
+		return err
+	}
 	replay := func(what string, err error) error {
 		if err != nil {
 			return errorf(codes.Internal, "replaying %s into the committed pipeline: %w", what, err)
@@ -148,6 +151,99 @@ func (p *pipeline) commit(dev Device) error {
 	p.pendingCounters = map[string]Counts{}
 	p.pendingCells = map[counterCell]Counts{}
 	return nil
+}
+
+// adoptProgramEntries stores the const and initial entries the program
+// declares, so that reads return them (spec §9.1.4, §9.1.5).
+func (p *pipeline) adoptProgramEntries(dev Device) error {
+	for tid, ts := range p.tables {
+		ti := ts.info
+		if !ti.p.GetIsConstTable() && !ti.p.GetHasInitialEntries() {
+			continue
+		}
+		es, err := dev.Entries(ti.name)
+		if err != nil {
+			return deviceError(fmt.Errorf("table %q: listing program entries: %w", ti.name, err))
+		}
+		for i := range es {
+			e := &es[i]
+			te := &p4v1.TableEntry{TableId: tid, Priority: e.Priority, IsConst: ti.p.GetIsConstTable()}
+			for j, mv := range e.Key {
+				if j >= len(ti.fields) {
+					break
+				}
+				if fm := fieldMatchOf(ti, j, mv); fm != nil {
+					te.Match = append(te.Match, fm)
+				}
+			}
+			if e.Action != nil {
+				a, err := p.actionOf(e.Action)
+				if err != nil {
+					return errorf(codes.InvalidArgument, "table %q: program entry: %w", ti.name, err)
+				}
+				te.Action = &p4v1.TableAction{Type: &p4v1.TableAction_Action{Action: a}}
+			}
+			_, _, k, err := parseMatch(ti, te)
+			if err != nil {
+				return errorf(codes.InvalidArgument, "table %q: program entry %d: %w", ti.name, i, err)
+			}
+			ts.entries[k] = &storedEntry{pb: te, dev: e}
+		}
+	}
+	return nil
+}
+
+// fieldMatchOf is the P4Runtime form of key field j of an entry read from
+// the device; nil for a don't-care.
+func fieldMatchOf(ti *tableInfo, j int, mv MatchValue) *p4v1.FieldMatch {
+	mf := ti.fields[j]
+	kind, _ := matchKind(mf)
+	id := mf.GetId()
+	switch kind {
+	case MatchExact:
+		return &p4v1.FieldMatch{FieldId: id, FieldMatchType: &p4v1.FieldMatch_Exact_{Exact: &p4v1.FieldMatch_Exact{Value: trimCanonical(mv.Value)}}}
+	case MatchLPM:
+		if mv.PrefixLen == 0 {
+			return nil
+		}
+		return &p4v1.FieldMatch{FieldId: id, FieldMatchType: &p4v1.FieldMatch_Lpm{Lpm: &p4v1.FieldMatch_LPM{Value: trimCanonical(mv.Value), PrefixLen: mv.PrefixLen}}}
+	case MatchTernary:
+		if mv.Mask == nil || isZero(mv.Mask) {
+			return nil
+		}
+		return &p4v1.FieldMatch{FieldId: id, FieldMatchType: &p4v1.FieldMatch_Ternary_{Ternary: &p4v1.FieldMatch_Ternary{Value: trimCanonical(mv.Value), Mask: trimCanonical(mv.Mask)}}}
+	case MatchRange:
+		if mv.Value == nil && mv.High == nil {
+			return nil
+		}
+		if isZero(mv.Value) && isAllOnes(fixedWidth(trimCanonical(mv.High), mf.GetBitwidth()), mf.GetBitwidth()) {
+			return nil
+		}
+		return &p4v1.FieldMatch{FieldId: id, FieldMatchType: &p4v1.FieldMatch_Range_{Range: &p4v1.FieldMatch_Range{Low: trimCanonical(mv.Value), High: trimCanonical(mv.High)}}}
+	case MatchOptional:
+		if mv.Value == nil {
+			return nil
+		}
+		return &p4v1.FieldMatch{FieldId: id, FieldMatchType: &p4v1.FieldMatch_Optional_{Optional: &p4v1.FieldMatch_Optional{Value: trimCanonical(mv.Value)}}}
+	}
+	return nil
+}
+
+// actionOf is the P4Runtime form of an action call read from the device.
+func (p *pipeline) actionOf(call *ActionCall) (*p4v1.Action, error) {
+	for id, ai := range p.schema.actions {
+		if ai.name != call.Name {
+			continue
+		}
+		a := &p4v1.Action{ActionId: id}
+		for i, v := range call.Args {
+			if i < len(ai.params) {
+				a.Params = append(a.Params, &p4v1.Action_Param{ParamId: ai.params[i].GetId(), Value: trimCanonical(v)})
+			}
+		}
+		return a, nil
+	}
+	return nil, fmt.Errorf("action %q is not in the p4info", call.Name)
 }
 
 func sortedKeys[V any](m map[uint32]V) []uint32 {

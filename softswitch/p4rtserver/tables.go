@@ -462,16 +462,7 @@ func (p *pipeline) programDefault(ti *tableInfo) *p4v1.TableEntry {
 		return te
 	}
 	call := p.prog.Schema().Tables[ti.name].DefaultAction
-	for id, ai := range p.schema.actions {
-		if ai.name != call.Name {
-			continue
-		}
-		a := &p4v1.Action{ActionId: id}
-		for i, v := range call.Args {
-			if i < len(ai.params) {
-				a.Params = append(a.Params, &p4v1.Action_Param{ParamId: ai.params[i].GetId(), Value: trimCanonical(v)})
-			}
-		}
+	if a, err := p.actionOf(&call); err == nil {
 		te.Action = &p4v1.TableAction{Type: &p4v1.TableAction_Action{Action: a}}
 	}
 	return te
