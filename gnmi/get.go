@@ -46,7 +46,9 @@ func (s *Server) get(req *gpb.GetRequest) (*gpb.GetResponse, error) {
 			return nil, err
 		}
 		leaves := s.leavesUnder(r.elems, req.GetType())
-		if len(leaves) == 0 && !r.wild && hasListKeys(r.elems) {
+		// A keyed entry that holds no data of any type does not exist; one
+		// that only lacks data of the requested type answers empty.
+		if len(leaves) == 0 && !r.wild && hasListKeys(r.elems) && len(s.leavesUnder(r.elems, gpb.GetRequest_ALL)) == 0 {
 			return nil, fmt.Errorf("path %s: no such data: %w", formatPath(r.elems), errNotFound)
 		}
 		n := &gpb.Notification{Timestamp: s.timestamp()}
