@@ -174,3 +174,16 @@ func (s *Server) GetForwardingPipelineConfig(_ context.Context, req *p4v1.GetFor
 	}
 	return &p4v1.GetForwardingPipelineConfigResponse{Config: out}, nil
 }
+
+// SetPipeline verifies and commits cfg without a controller, for a switch
+// started with its program (the command-line --p4info). It replaces any
+// running pipeline as VERIFY_AND_COMMIT does.
+func (s *Server) SetPipeline(cfg *p4v1.ForwardingPipelineConfig) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.prepare(cfg)
+	if err != nil {
+		return err
+	}
+	return s.commit(p)
+}
