@@ -58,6 +58,11 @@ func (pe *PE) elect(s *ethernetSegment) {
 	if !s.local.up {
 		return
 	}
+	prevPref, prevDP := s.local.advPref, s.local.advDP
+	nonRevertive := s.local.cfg.DF.Algorithm == route.DFPreference && s.local.cfg.DF.NonRevertive
+	if nonRevertive && !s.local.advDP {
+		s.local.advPref = pe.deferredPref(s)
+	}
 	cands := pe.candidates(s)
 	alg := cands[0].alg
 	for _, c := range cands[1:] {
@@ -77,30 +82,42 @@ func (pe *PE) elect(s *ethernetSegment) {
 		}
 		pe.setDF(s, e, df == pe.cfg.RouterID)
 	}
-	if alg == route.DFPreference && s.local.cfg.DF.NonRevertive {
+	if nonRevertive && alg == route.DFPreference {
 		pe.nonRevertive(s, cands)
+	}
+	if s.local.advPref != prevPref || s.local.advDP != prevDP {
+		pe.announce(pe.esRoute(s))
 	}
 }
 
-// nonRevertive keeps an elected DF in place (RFC 9785 §4.2): while DF it
-// advertises the Don't Preempt bit and the highest preference on the
-// segment, so a returning PE with a higher configured preference, which
-// advertises without the bit, does not take over. A non-DF advertises its
-// configured preference without the bit.
+// nonRevertive keeps an elected DF in place (RFC 9785 §4.2). The DF
+// advertises the Don't Preempt bit; a PE that is not DF advertises no bit and
+// at most the preference of any candidate that has it, so the bit wins the
+// tie and a returning PE with a higher configured preference does not take
+// over. When the DF with the bit goes away, the configured preferences
+// decide again.
 func (pe *PE) nonRevertive(s *ethernetSegment, cands []dfCandidate) {
-	top := electDF(route.DFPreference, cands, 0, s.esi)
-	pref, dp := s.local.cfg.DF.Preference, false
-	if top == pe.cfg.RouterID {
-		dp = true
-		for _, c := range cands {
-			pref = max(pref, c.pref)
-		}
-	}
-	if pref == s.local.advPref && dp == s.local.advDP {
-		return
+	pref, dp := pe.deferredPref(s), false
+	if electDF(route.DFPreference, cands, 0, s.esi) == pe.cfg.RouterID {
+		pref, dp = s.local.advPref, true
 	}
 	s.local.advPref, s.local.advDP = pref, dp
-	pe.announce(pe.esRoute(s))
+}
+
+// deferredPref is the preference a non-revertive PE that is not DF
+// advertises: its configured one, lowered to that of any candidate holding
+// the Don't Preempt bit.
+func (pe *PE) deferredPref(s *ethernetSegment) uint16 {
+	pref := s.local.cfg.DF.Preference
+	if s.local.cfg.DF.Algorithm != route.DFPreference || !s.local.cfg.DF.NonRevertive {
+		return pref
+	}
+	for _, df := range s.esRoutes {
+		if df != nil && df.Algorithm == route.DFPreference && df.DontPreempt && df.Preference < pref {
+			pref = df.Preference
+		}
+	}
+	return pref
 }
 
 func (pe *PE) setDF(s *ethernetSegment, e *evi, df bool) {

@@ -457,8 +457,8 @@ func (pe *PE) AddSegment(ctx context.Context, cfg SegmentConfig) error {
 			peers:       make(map[*remotePE]uint32),
 			elected:     make(map[*evi]netip.Addr),
 			dfInstalled: make(map[*evi]bool),
-			advPref:     cfg.DF.Preference,
 		}
+		s.local.advPref = pe.deferredPref(s)
 		pe.write(asic.Set(pe.segmentEntity(s)))
 		pe.refreshSegmentPeers(s)
 		return nil
@@ -644,7 +644,7 @@ func (pe *PE) SetSegmentUp(ctx context.Context, esi route.ESI, up bool) error {
 			return nil
 		}
 		s.local.up = true
-		s.local.advPref, s.local.advDP = s.local.cfg.DF.Preference, false
+		s.local.advPref, s.local.advDP = pe.deferredPref(s), false
 		for _, e := range s.evis() {
 			for mac, me := range e.macs {
 				if me.hasRemoteOn(s) {
