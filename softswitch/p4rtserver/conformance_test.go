@@ -120,59 +120,59 @@ func TestArbitration(t *testing.T) {
 // each, with OK for the good updates around it.
 func TestWriteErrorCodes(t *testing.T) {
 	tg, _ := ready(t)
-	tg.mustWrite(t, update(p4v1.Update_INSERT, fwdEntry(1, []byte{1})))
+	tg.mustWrite(t, update(p4v1.Update_INSERT, tg.fwdEntry(1, []byte{1})))
 	mem := func(id uint32) *p4v1.Entity {
 		return &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{
-			ActionProfileId: pSel, MemberId: id, Action: &p4v1.Action{ActionId: aSetPort, Params: []*p4v1.Action_Param{{ParamId: 1, Value: []byte{2}}}}}}}
+			ActionProfileId: tg.pSel, MemberId: id, Action: &p4v1.Action{ActionId: tg.aSetPort, Params: []*p4v1.Action_Param{{ParamId: 1, Value: []byte{2}}}}}}}
 	}
 	tg.mustWrite(t, update(p4v1.Update_INSERT, mem(1)))
-	tg.mustWrite(t, update(p4v1.Update_INSERT, entry(tECMP, 0, &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: 1}}, exact(1, []byte{1}))))
+	tg.mustWrite(t, update(p4v1.Update_INSERT, entry(tg.tECMP, 0, &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: 1}}, exact(1, []byte{1}))))
 
 	tests := []struct {
 		desc string
 		u    *p4v1.Update
 		want codes.Code
 	}{
-		{"duplicate insert", update(p4v1.Update_INSERT, fwdEntry(1, []byte{2})), codes.AlreadyExists},
-		{"delete missing", update(p4v1.Update_DELETE, fwdEntry(9, nil)), codes.NotFound},
-		{"modify missing", update(p4v1.Update_MODIFY, fwdEntry(9, []byte{1})), codes.NotFound},
-		{"unknown table id", update(p4v1.Update_INSERT, entry(0x02000999, 0, action(aDrop), exact(1, []byte{1}))), codes.InvalidArgument},
-		{"unknown match field id", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aDrop), exact(9, []byte{1}))), codes.InvalidArgument},
-		{"key wider than field", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aDrop), exact(1, []byte{1, 0, 0, 0, 0, 0, 1}))), codes.InvalidArgument},
-		{"empty bytestring", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aDrop), exact(1, nil))), codes.InvalidArgument},
-		{"param wider than 9 bits", update(p4v1.Update_INSERT, fwdEntry(2, []byte{0x02, 0x00})), codes.InvalidArgument},
-		{"missing param", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aSetPort), exact(1, []byte{3}))), codes.InvalidArgument},
-		{"action not in table", update(p4v1.Update_INSERT, entry(tRoute, 0, action(aDrop), lpm(1, []byte{10, 0, 0, 0}, 8))), codes.InvalidArgument},
-		{"default-only action in entry", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aNoAction), exact(1, []byte{4}))), codes.PermissionDenied},
-		{"missing priority", update(p4v1.Update_INSERT, entry(tACL, 0, action(aDrop), ternary(1, []byte{8, 0}, []byte{0xff, 0xff}))), codes.InvalidArgument},
-		{"needless priority", update(p4v1.Update_INSERT, entry(tFwd, 5, action(aDrop), exact(1, []byte{5}))), codes.InvalidArgument},
-		{"lpm bits beyond prefix", update(p4v1.Update_INSERT, entry(tRoute, 0, action(aNoAction), lpm(1, []byte{10, 0, 0, 1}, 8))), codes.InvalidArgument},
-		{"lpm prefix 0", update(p4v1.Update_INSERT, entry(tRoute, 0, action(aNoAction), lpm(1, []byte{0}, 0))), codes.InvalidArgument},
-		{"ternary value outside mask", update(p4v1.Update_INSERT, entry(tACL, 1, action(aDrop), ternary(1, []byte{8, 1}, []byte{0xff, 0}))), codes.InvalidArgument},
-		{"ternary zero mask", update(p4v1.Update_INSERT, entry(tACL, 1, action(aDrop), ternary(1, []byte{0}, []byte{0}))), codes.InvalidArgument},
-		{"range low above high", update(p4v1.Update_INSERT, entry(tACL, 1, action(aDrop), rangeM(3, []byte{9}, []byte{1}))), codes.InvalidArgument},
-		{"range covering everything", update(p4v1.Update_INSERT, entry(tACL, 1, action(aDrop), rangeM(3, []byte{0}, []byte{0x0f, 0xff}))), codes.InvalidArgument},
-		{"wrong match kind", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aDrop), lpm(1, []byte{1}, 48))), codes.InvalidArgument},
-		{"missing exact field", update(p4v1.Update_INSERT, entry(tFwd, 0, action(aDrop))), codes.InvalidArgument},
-		{"insert without action", update(p4v1.Update_INSERT, entry(tFwd, 0, nil, exact(1, []byte{6}))), codes.InvalidArgument},
-		{"is_const set", update(p4v1.Update_INSERT, tableEntity(&p4v1.TableEntry{TableId: tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{7})}, Action: action(aDrop), IsConst: true})), codes.InvalidArgument},
-		{"insert default entry", update(p4v1.Update_INSERT, tableEntity(&p4v1.TableEntry{TableId: tFwd, IsDefaultAction: true, Action: action(aDrop)})), codes.InvalidArgument},
-		{"modify const default", update(p4v1.Update_MODIFY, tableEntity(&p4v1.TableEntry{TableId: tACL, IsDefaultAction: true, Action: action(aDrop)})), codes.PermissionDenied},
-		{"table-only action as default", update(p4v1.Update_MODIFY, tableEntity(&p4v1.TableEntry{TableId: tFwd, IsDefaultAction: true, Action: action(aSetPort, []byte{1})})), codes.OK},
-		{"direct action on indirect table", update(p4v1.Update_INSERT, entry(tECMP, 0, action(aNoAction), exact(1, []byte{2}))), codes.InvalidArgument},
-		{"missing member", update(p4v1.Update_INSERT, entry(tECMP, 0, &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: 42}}, exact(1, []byte{2}))), codes.NotFound},
+		{"duplicate insert", update(p4v1.Update_INSERT, tg.fwdEntry(1, []byte{2})), codes.AlreadyExists},
+		{"delete missing", update(p4v1.Update_DELETE, tg.fwdEntry(9, nil)), codes.NotFound},
+		{"modify missing", update(p4v1.Update_MODIFY, tg.fwdEntry(9, []byte{1})), codes.NotFound},
+		{"unknown table id", update(p4v1.Update_INSERT, entry(0x02ffff99, 0, action(tg.aDrop), exact(1, []byte{1}))), codes.InvalidArgument},
+		{"unknown match field id", update(p4v1.Update_INSERT, entry(tg.tFwd, 0, action(tg.aDrop), exact(9, []byte{1}))), codes.InvalidArgument},
+		{"key wider than field", update(p4v1.Update_INSERT, entry(tg.tFwd, 0, action(tg.aDrop), exact(1, []byte{1, 0, 0, 0, 0, 0, 1}))), codes.InvalidArgument},
+		{"empty bytestring", update(p4v1.Update_INSERT, entry(tg.tFwd, 0, action(tg.aDrop), exact(1, nil))), codes.InvalidArgument},
+		{"param wider than 9 bits", update(p4v1.Update_INSERT, tg.fwdEntry(2, []byte{0x02, 0x00})), codes.InvalidArgument},
+		{"missing param", update(p4v1.Update_INSERT, entry(tg.tFwd, 0, action(tg.aSetPort), exact(1, []byte{3}))), codes.InvalidArgument},
+		{"action not in table", update(p4v1.Update_INSERT, entry(tg.tRoute, 0, action(tg.aDrop), lpm(1, []byte{10, 0, 0, 0}, 8))), codes.InvalidArgument},
+		{"default-only action in entry", update(p4v1.Update_INSERT, entry(tg.tFwd, 0, action(tg.aNoAction), exact(1, []byte{4}))), codes.PermissionDenied},
+		{"missing priority", update(p4v1.Update_INSERT, entry(tg.tACL, 0, action(tg.aDrop), ternary(1, []byte{8, 0}, []byte{0xff, 0xff}))), codes.InvalidArgument},
+		{"needless priority", update(p4v1.Update_INSERT, entry(tg.tFwd, 5, action(tg.aDrop), exact(1, []byte{5}))), codes.InvalidArgument},
+		{"lpm bits beyond prefix", update(p4v1.Update_INSERT, entry(tg.tRoute, 0, action(tg.aNoAction), lpm(1, []byte{10, 0, 0, 1}, 8))), codes.InvalidArgument},
+		{"lpm prefix 0", update(p4v1.Update_INSERT, entry(tg.tRoute, 0, action(tg.aNoAction), lpm(1, []byte{0}, 0))), codes.InvalidArgument},
+		{"ternary value outside mask", update(p4v1.Update_INSERT, entry(tg.tACL, 1, action(tg.aDrop), ternary(1, []byte{8, 1}, []byte{0xff, 0}))), codes.InvalidArgument},
+		{"ternary zero mask", update(p4v1.Update_INSERT, entry(tg.tACL, 1, action(tg.aDrop), ternary(1, []byte{0}, []byte{0}))), codes.InvalidArgument},
+		{"range low above high", update(p4v1.Update_INSERT, entry(tg.tACL, 1, action(tg.aDrop), rangeM(3, []byte{9}, []byte{1}))), codes.InvalidArgument},
+		{"range covering everything", update(p4v1.Update_INSERT, entry(tg.tACL, 1, action(tg.aDrop), rangeM(3, []byte{0}, []byte{0x0f, 0xff}))), codes.InvalidArgument},
+		{"wrong match kind", update(p4v1.Update_INSERT, entry(tg.tFwd, 0, action(tg.aDrop), lpm(1, []byte{1}, 48))), codes.InvalidArgument},
+		{"missing exact field", update(p4v1.Update_INSERT, entry(tg.tFwd, 0, action(tg.aDrop))), codes.InvalidArgument},
+		{"insert without action", update(p4v1.Update_INSERT, entry(tg.tFwd, 0, nil, exact(1, []byte{6}))), codes.InvalidArgument},
+		{"is_const set", update(p4v1.Update_INSERT, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{7})}, Action: action(tg.aDrop), IsConst: true})), codes.InvalidArgument},
+		{"insert default entry", update(p4v1.Update_INSERT, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, IsDefaultAction: true, Action: action(tg.aDrop)})), codes.InvalidArgument},
+		{"modify const default", update(p4v1.Update_MODIFY, tableEntity(&p4v1.TableEntry{TableId: tg.tACL, IsDefaultAction: true, Action: action(tg.aDrop)})), codes.PermissionDenied},
+		{"table-only action as default", update(p4v1.Update_MODIFY, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, IsDefaultAction: true, Action: action(tg.aSetPort, []byte{1})})), codes.OK},
+		{"direct action on indirect table", update(p4v1.Update_INSERT, entry(tg.tECMP, 0, action(tg.aNoAction), exact(1, []byte{2}))), codes.InvalidArgument},
+		{"missing member", update(p4v1.Update_INSERT, entry(tg.tECMP, 0, &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: 42}}, exact(1, []byte{2}))), codes.NotFound},
 		{"duplicate member", update(p4v1.Update_INSERT, mem(1)), codes.AlreadyExists},
 		{"delete member in use", update(p4v1.Update_DELETE, mem(1)), codes.FailedPrecondition},
-		{"group with missing member", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileGroup{ActionProfileGroup: &p4v1.ActionProfileGroup{ActionProfileId: pSel, GroupId: 1, Members: []*p4v1.ActionProfileGroup_Member{{MemberId: 77, Weight: 1}}}}}), codes.NotFound},
-		{"group max_size above max_group_size", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileGroup{ActionProfileGroup: &p4v1.ActionProfileGroup{ActionProfileId: pSel, GroupId: 1, MaxSize: 5}}}), codes.InvalidArgument},
+		{"group with missing member", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileGroup{ActionProfileGroup: &p4v1.ActionProfileGroup{ActionProfileId: tg.pSel, GroupId: 1, Members: []*p4v1.ActionProfileGroup_Member{{MemberId: 77, Weight: 1}}}}}), codes.NotFound},
+		{"group max_size above max_group_size", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileGroup{ActionProfileGroup: &p4v1.ActionProfileGroup{ActionProfileId: tg.pSel, GroupId: 1, MaxSize: 5}}}), codes.InvalidArgument},
 		{"multicast group 0", update(p4v1.Update_INSERT, preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}}})), codes.InvalidArgument},
 		{"delete missing multicast group", update(p4v1.Update_DELETE, preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{MulticastGroupId: 3}}})), codes.NotFound},
-		{"counter insert", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: cPort}}}), codes.InvalidArgument},
-		{"counter index out of range", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: cPort, Index: &p4v1.Index{Index: 8}, Data: &p4v1.CounterData{}}}}), codes.OutOfRange},
-		{"direct counter of missing entry", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DirectCounterEntry{DirectCounterEntry: &p4v1.DirectCounterEntry{TableEntry: &p4v1.TableEntry{TableId: tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{9})}}, Data: &p4v1.CounterData{}}}}), codes.NotFound},
-		{"digest modify before insert", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: dMacLearn, Config: &p4v1.DigestEntry_Config{}}}}), codes.NotFound},
-		{"unknown digest", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: 0x18000999, Config: &p4v1.DigestEntry_Config{}}}}), codes.InvalidArgument},
-		{"update type unspecified", update(p4v1.Update_UNSPECIFIED, fwdEntry(1, []byte{1})), codes.InvalidArgument},
+		{"counter insert", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: tg.cPort}}}), codes.InvalidArgument},
+		{"counter index out of range", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: tg.cPort, Index: &p4v1.Index{Index: 8}, Data: &p4v1.CounterData{}}}}), codes.OutOfRange},
+		{"direct counter of missing entry", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DirectCounterEntry{DirectCounterEntry: &p4v1.DirectCounterEntry{TableEntry: &p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{9})}}, Data: &p4v1.CounterData{}}}}), codes.NotFound},
+		{"digest modify before insert", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: tg.dMacLearn, Config: &p4v1.DigestEntry_Config{}}}}), codes.NotFound},
+		{"unknown digest", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: 0x18ffff99, Config: &p4v1.DigestEntry_Config{}}}}), codes.InvalidArgument},
+		{"update type unspecified", update(p4v1.Update_UNSPECIFIED, tg.fwdEntry(1, []byte{1})), codes.InvalidArgument},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -195,18 +195,69 @@ func TestWriteErrorCodes(t *testing.T) {
 	}
 
 	// A full table: RESOURCE_EXHAUSTED (size 4, one entry present).
-	got, err := tg.write(t, update(p4v1.Update_INSERT, fwdEntry(2, []byte{1})), update(p4v1.Update_INSERT, fwdEntry(3, []byte{1})),
-		update(p4v1.Update_INSERT, fwdEntry(4, []byte{1})), update(p4v1.Update_INSERT, fwdEntry(5, []byte{1})))
+	got, err := tg.write(t, update(p4v1.Update_INSERT, tg.fwdEntry(2, []byte{1})), update(p4v1.Update_INSERT, tg.fwdEntry(3, []byte{1})),
+		update(p4v1.Update_INSERT, tg.fwdEntry(4, []byte{1})), update(p4v1.Update_INSERT, tg.fwdEntry(5, []byte{1})))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]codes.Code{codes.OK, codes.OK, codes.OK, codes.ResourceExhausted}, got); diff != "" {
 		t.Errorf("filling a table (-want +got):\n%s", diff)
 	}
-	// Atomicity modes other than CONTINUE_ON_ERROR are refused as a whole.
-	_, err = tg.client.Write(ctxT(t), &p4v1.WriteRequest{DeviceId: tg.deviceID, ElectionId: eid(1000), Atomicity: p4v1.WriteRequest_ROLLBACK_ON_ERROR})
+	// DATAPLANE_ATOMIC is refused as a whole.
+	_, err = tg.client.Write(ctxT(t), &p4v1.WriteRequest{DeviceId: tg.deviceID, ElectionId: eid(1000), Atomicity: p4v1.WriteRequest_DATAPLANE_ATOMIC})
 	if status.Code(err) != codes.Unimplemented {
-		t.Errorf("ROLLBACK_ON_ERROR: got %v, want UNIMPLEMENTED", err)
+		t.Errorf("DATAPLANE_ATOMIC: got %v, want UNIMPLEMENTED", err)
+	}
+}
+
+// Spec §12.2: ROLLBACK_ON_ERROR is all or nothing.
+func TestWriteRollback(t *testing.T) {
+	tg, _ := ready(t)
+	if tg.name == "bmv2" {
+		t.Skip("BMv2 (PI) supports only CONTINUE_ON_ERROR")
+	}
+	before := []*p4v1.Update{
+		update(p4v1.Update_INSERT, tg.fwdEntry(1, []byte{1})),
+		update(p4v1.Update_INSERT, tg.fwdEntry(2, []byte{2})),
+		update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: tg.cPort, Index: &p4v1.Index{Index: 1}, Data: &p4v1.CounterData{PacketCount: 5}}}}),
+	}
+	tg.mustWrite(t, before...)
+	queries := []*p4v1.Entity{tableEntity(&p4v1.TableEntry{}), {Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: tg.cPort, Index: &p4v1.Index{Index: 1}}}},
+		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}}})}
+	want, err := tg.read(t, queries...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []*p4v1.Update{
+		update(p4v1.Update_DELETE, tg.fwdEntry(1, nil)),
+		update(p4v1.Update_MODIFY, tg.fwdEntry(2, []byte{7})),
+		update(p4v1.Update_INSERT, tg.fwdEntry(3, []byte{3})),
+		update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: tg.cPort, Data: &p4v1.CounterData{PacketCount: 9}}}}),
+		update(p4v1.Update_INSERT, preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{MulticastGroupId: 4, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_Port{Port: []byte{1}}}}}}})),
+		update(p4v1.Update_INSERT, tg.fwdEntry(2, []byte{1})), // fails: exists
+		update(p4v1.Update_INSERT, tg.fwdEntry(4, []byte{4})),
+	}
+	_, err = tg.client.Write(ctxT(t), &p4v1.WriteRequest{DeviceId: tg.deviceID, ElectionId: eid(1000), Atomicity: p4v1.WriteRequest_ROLLBACK_ON_ERROR, Updates: batch})
+	got, cerr := updateCodes(err)
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	a := codes.Aborted
+	if diff := cmp.Diff([]codes.Code{a, a, a, a, a, codes.AlreadyExists, a}, got); diff != "" {
+		t.Errorf("codes (-want +got):\n%s", diff)
+	}
+	after, err := tg.read(t, queries...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, after, protocmp.Transform(), cmpopts.SortSlices(entityLess)); diff != "" {
+		t.Errorf("state after a rolled-back batch (-before +after):\n%s", diff)
+	}
+	// Without a failure the batch applies.
+	tg.mustWrite(t, batch[:5]...)
+	after, _ = tg.read(t, tableEntity(&p4v1.TableEntry{}))
+	if len(after) != 2 {
+		t.Errorf("after a good batch: %d entries, want 2", len(after))
 	}
 }
 
@@ -214,24 +265,24 @@ func TestWriteErrorCodes(t *testing.T) {
 func TestReadBackEqualsWritten(t *testing.T) {
 	tg, _ := ready(t)
 	member := &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{
-		ActionProfileId: pSel, MemberId: 3, Action: &p4v1.Action{ActionId: aSetPort, Params: []*p4v1.Action_Param{{ParamId: 1, Value: []byte{4}}}}}}}
+		ActionProfileId: tg.pSel, MemberId: 3, Action: &p4v1.Action{ActionId: tg.aSetPort, Params: []*p4v1.Action_Param{{ParamId: 1, Value: []byte{4}}}}}}}
 	group := &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileGroup{ActionProfileGroup: &p4v1.ActionProfileGroup{
-		ActionProfileId: pSel, GroupId: 9, MaxSize: 4, Members: []*p4v1.ActionProfileGroup_Member{{MemberId: 3, Weight: 1}}}}}
+		ActionProfileId: tg.pSel, GroupId: 9, MaxSize: 4, Members: []*p4v1.ActionProfileGroup_Member{{MemberId: 3, Weight: 1}}}}}
 	entities := []*p4v1.Entity{
-		fwdEntry(1, []byte{1}),
-		tableEntity(&p4v1.TableEntry{TableId: tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{0x0a, 0, 0, 0, 0, 2})}, Action: action(aDrop), Metadata: []byte("cookie"), ControllerMetadata: 77}),
-		entry(tACL, 10, action(aSetPort, []byte{1, 0xff}), ternary(1, []byte{8, 0}, []byte{0xff, 0xff}), lpm(2, []byte{10, 1, 0, 0}, 16), rangeM(3, []byte{1}, []byte{0x0a}), optional(4, []byte{3})),
-		entry(tACL, 20, action(aDrop), optional(4, []byte{0})),
-		entry(tRoute, 0, action(aSetPort, []byte{7}), lpm(1, []byte{192, 168, 0, 0}, 16)),
+		tg.fwdEntry(1, []byte{1}),
+		tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{0x0a, 0, 0, 0, 0, 2})}, Action: action(tg.aDrop), Metadata: []byte("cookie"), ControllerMetadata: 77}),
+		entry(tg.tACL, 10, action(tg.aSetPort, []byte{1, 0xff}), ternary(1, []byte{8, 0}, []byte{0xff, 0xff}), lpm(2, []byte{10, 1, 0, 0}, 16), rangeM(3, []byte{1}, []byte{0x0a}), optional(4, []byte{3})),
+		entry(tg.tACL, 20, action(tg.aDrop), optional(4, []byte{0})),
+		entry(tg.tRoute, 0, action(tg.aSetPort, []byte{7}), lpm(1, []byte{192, 168, 0, 0}, 16)),
 		member, group,
-		entry(tECMP, 0, &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileGroupId{ActionProfileGroupId: 9}}, exact(1, []byte{0x01, 0x23})),
+		entry(tg.tECMP, 0, &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileGroupId{ActionProfileGroupId: 9}}, exact(1, []byte{0x01, 0x23})),
 		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{
 			MulticastGroupId: 5, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_Port{Port: []byte{1}}, Instance: 1}, {PortKind: &p4v1.Replica_Port{Port: []byte{2}}, Instance: 1}}, Metadata: []byte("bd5")}}}),
 		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{
 			MulticastGroupId: 6, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_EgressPort{EgressPort: 3}}}}}}),
 		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_CloneSessionEntry{CloneSessionEntry: &p4v1.CloneSessionEntry{
 			SessionId: 2, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_Port{Port: []byte{0x01, 0x00}}}}, ClassOfService: 1, PacketLengthBytes: 128}}}),
-		{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: dMacLearn, Config: &p4v1.DigestEntry_Config{MaxTimeoutNs: 1e6, MaxListSize: 10, AckTimeoutNs: 1e9}}}},
+		{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: tg.dMacLearn, Config: &p4v1.DigestEntry_Config{MaxTimeoutNs: 1e6, MaxListSize: 10, AckTimeoutNs: 1e9}}}},
 	}
 	for i, e := range entities {
 		// Members and groups must exist before the entries using them.
@@ -254,7 +305,7 @@ func TestReadBackEqualsWritten(t *testing.T) {
 		t.Errorf("wildcard read-back (-written +read):\n%s", diff)
 	}
 	// A specific read returns exactly one entry.
-	got, err = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tACL, Priority: 20, Match: []*p4v1.FieldMatch{optional(4, []byte{0})}}))
+	got, err = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tg.tACL, Priority: 20, Match: []*p4v1.FieldMatch{optional(4, []byte{0})}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,28 +313,28 @@ func TestReadBackEqualsWritten(t *testing.T) {
 		t.Errorf("specific read (-want +got):\n%s", diff)
 	}
 	// Filtering by priority and by action.
-	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tACL, Priority: 10}))
+	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tg.tACL, Priority: 10}))
 	if diff := cmp.Diff([]*p4v1.Entity{entities[2]}, got, protocmp.Transform()); diff != "" {
 		t.Errorf("read by priority (-want +got):\n%s", diff)
 	}
-	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tFwd, Action: action(aDrop)}))
+	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, Action: action(tg.aDrop)}))
 	if diff := cmp.Diff([]*p4v1.Entity{entities[1]}, got, protocmp.Transform()); diff != "" {
 		t.Errorf("read by action (-want +got):\n%s", diff)
 	}
 	// The default entry: the program's until modified, then what was written.
-	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tRoute, IsDefaultAction: true}))
-	if diff := cmp.Diff([]*p4v1.Entity{tableEntity(&p4v1.TableEntry{TableId: tRoute, IsDefaultAction: true, Action: action(aSetPort, []byte{3})})}, got, protocmp.Transform()); diff != "" {
+	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tg.tRoute, IsDefaultAction: true}))
+	if diff := cmp.Diff([]*p4v1.Entity{tableEntity(&p4v1.TableEntry{TableId: tg.tRoute, IsDefaultAction: true, Action: action(tg.aSetPort, []byte{3})})}, got, protocmp.Transform()); diff != "" {
 		t.Errorf("program default entry (-want +got):\n%s", diff)
 	}
-	def := tableEntity(&p4v1.TableEntry{TableId: tRoute, IsDefaultAction: true, Action: action(aNoAction)})
+	def := tableEntity(&p4v1.TableEntry{TableId: tg.tRoute, IsDefaultAction: true, Action: action(tg.aNoAction)})
 	tg.mustWrite(t, update(p4v1.Update_MODIFY, def))
-	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tRoute, IsDefaultAction: true}))
+	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tg.tRoute, IsDefaultAction: true}))
 	if diff := cmp.Diff([]*p4v1.Entity{def}, got, protocmp.Transform()); diff != "" {
 		t.Errorf("modified default entry (-want +got):\n%s", diff)
 	}
 	// Counters: direct through the entry and DirectCounterEntry, indirect by index.
 	dc := &p4v1.Entity{Entity: &p4v1.Entity_DirectCounterEntry{DirectCounterEntry: &p4v1.DirectCounterEntry{
-		TableEntry: &p4v1.TableEntry{TableId: tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{0x0a, 0, 0, 0, 0, 1})}}, Data: &p4v1.CounterData{ByteCount: 640, PacketCount: 10}}}}
+		TableEntry: &p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{0x0a, 0, 0, 0, 0, 1})}}, Data: &p4v1.CounterData{ByteCount: 640, PacketCount: 10}}}}
 	tg.mustWrite(t, update(p4v1.Update_MODIFY, dc))
 	got, err = tg.read(t, &p4v1.Entity{Entity: &p4v1.Entity_DirectCounterEntry{DirectCounterEntry: &p4v1.DirectCounterEntry{TableEntry: dc.GetDirectCounterEntry().GetTableEntry()}}})
 	if err != nil {
@@ -294,23 +345,23 @@ func TestReadBackEqualsWritten(t *testing.T) {
 	}
 	withCounter := proto.Clone(entities[0]).(*p4v1.Entity)
 	withCounter.GetTableEntry().CounterData = &p4v1.CounterData{ByteCount: 640, PacketCount: 10}
-	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tFwd, Match: withCounter.GetTableEntry().GetMatch(), CounterData: &p4v1.CounterData{}}))
+	got, _ = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, Match: withCounter.GetTableEntry().GetMatch(), CounterData: &p4v1.CounterData{}}))
 	if diff := cmp.Diff([]*p4v1.Entity{withCounter}, got, protocmp.Transform()); diff != "" {
 		t.Errorf("entry with counter data (-want +got):\n%s", diff)
 	}
-	cell := &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: cPort, Index: &p4v1.Index{Index: 3}, Data: &p4v1.CounterData{ByteCount: 1, PacketCount: 2}}}}
+	cell := &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: tg.cPort, Index: &p4v1.Index{Index: 3}, Data: &p4v1.CounterData{ByteCount: 1, PacketCount: 2}}}}
 	tg.mustWrite(t, update(p4v1.Update_MODIFY, cell))
-	got, _ = tg.read(t, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: cPort, Index: &p4v1.Index{Index: 3}}}})
+	got, _ = tg.read(t, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: tg.cPort, Index: &p4v1.Index{Index: 3}}}})
 	if diff := cmp.Diff([]*p4v1.Entity{cell}, got, protocmp.Transform()); diff != "" {
 		t.Errorf("counter cell (-want +got):\n%s", diff)
 	}
-	got, _ = tg.read(t, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: cPort}}})
+	got, _ = tg.read(t, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: tg.cPort}}})
 	if len(got) != 8 {
 		t.Errorf("wildcard counter read: %d cells, want 8", len(got))
 	}
 
 	// A batch read with a bad element: UNKNOWN with one p4.v1.Error per element.
-	_, err = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tRoute}), tableEntity(&p4v1.TableEntry{TableId: 0x02000999}))
+	_, err = tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tg.tRoute}), tableEntity(&p4v1.TableEntry{TableId: 0x02ffff99}))
 	codesGot, rerr := updateCodes(err)
 	if rerr != nil {
 		t.Fatalf("read batch error: %v", rerr)
@@ -346,15 +397,15 @@ func TestCanonicalBytestrings(t *testing.T) {
 		want    *p4v1.Entity
 		wantErr codes.Code
 	}{
-		{desc: "padded key and param", written: entry(tFwd, 0, action(aSetPort, []byte{0, 0, 5}), exact(1, []byte{0, 0, 0, 0, 0, 0, 0, 9})),
-			want: entry(tFwd, 0, action(aSetPort, []byte{5}), exact(1, []byte{9}))},
-		{desc: "zero", written: entry(tFwd, 0, action(aSetPort, []byte{0, 0}), exact(1, []byte{0, 0, 0, 0, 0, 0})),
-			want: entry(tFwd, 0, action(aSetPort, []byte{0}), exact(1, []byte{0}))},
-		{desc: "padded ternary", written: entry(tACL, 1, action(aDrop), ternary(1, []byte{0, 0, 8}, []byte{0, 0xff, 0xff})),
-			want: entry(tACL, 1, action(aDrop), ternary(1, []byte{8}, []byte{0xff, 0xff}))},
-		{desc: "bit<12> too wide", written: entry(tACL, 1, action(aDrop), optional(4, []byte{0x10, 0x00})), wantErr: codes.InvalidArgument},
-		{desc: "bit<9> fits in two bytes", written: entry(tFwd, 0, action(aSetPort, []byte{1, 0xff}), exact(1, []byte{0x0b})),
-			want: entry(tFwd, 0, action(aSetPort, []byte{1, 0xff}), exact(1, []byte{0x0b}))},
+		{desc: "padded key and param", written: entry(tg.tFwd, 0, action(tg.aSetPort, []byte{0, 0, 5}), exact(1, []byte{0, 0, 0, 0, 0, 0, 0, 9})),
+			want: entry(tg.tFwd, 0, action(tg.aSetPort, []byte{5}), exact(1, []byte{9}))},
+		{desc: "zero", written: entry(tg.tFwd, 0, action(tg.aSetPort, []byte{0, 0}), exact(1, []byte{0, 0, 0, 0, 0, 0})),
+			want: entry(tg.tFwd, 0, action(tg.aSetPort, []byte{0}), exact(1, []byte{0}))},
+		{desc: "padded ternary", written: entry(tg.tACL, 1, action(tg.aDrop), ternary(1, []byte{0, 0, 8}, []byte{0, 0xff, 0xff})),
+			want: entry(tg.tACL, 1, action(tg.aDrop), ternary(1, []byte{8}, []byte{0xff, 0xff}))},
+		{desc: "bit<12> too wide", written: entry(tg.tACL, 1, action(tg.aDrop), optional(4, []byte{0x10, 0x00})), wantErr: codes.InvalidArgument},
+		{desc: "bit<9> fits in two bytes", written: entry(tg.tFwd, 0, action(tg.aSetPort, []byte{1, 0xff}), exact(1, []byte{0x0b})),
+			want: entry(tg.tFwd, 0, action(tg.aSetPort, []byte{1, 0xff}), exact(1, []byte{0x0b}))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -431,7 +482,7 @@ func TestPipelineConfig(t *testing.T) {
 	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_COMMIT, tg.pipelineConfig(1)); err != nil {
 		t.Fatal(err)
 	}
-	tg.mustWrite(t, update(p4v1.Update_INSERT, fwdEntry(1, []byte{1})))
+	tg.mustWrite(t, update(p4v1.Update_INSERT, tg.fwdEntry(1, []byte{1})))
 
 	// A refused config leaves the running pipeline and its state alone.
 	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_COMMIT, refused[3].cfg); status.Code(err) != codes.InvalidArgument {
@@ -464,7 +515,7 @@ func TestPipelineConfig(t *testing.T) {
 	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_SAVE, tg.pipelineConfig(2)); err != nil {
 		t.Fatal(err)
 	}
-	tg.mustWrite(t, update(p4v1.Update_INSERT, fwdEntry(2, []byte{2})))
+	tg.mustWrite(t, update(p4v1.Update_INSERT, tg.fwdEntry(2, []byte{2})))
 	if n := len(tg.fake.entries["ingress.fwd"]); n != 1 {
 		t.Errorf("before COMMIT the device has %d entries, want the old 1", n)
 	}
@@ -475,7 +526,7 @@ func TestPipelineConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]*p4v1.Entity{fwdEntry(2, []byte{2})}, got2, protocmp.Transform()); diff != "" {
+	if diff := cmp.Diff([]*p4v1.Entity{tg.fwdEntry(2, []byte{2})}, got2, protocmp.Transform()); diff != "" {
 		t.Errorf("after COMMIT (-want +got):\n%s", diff)
 	}
 	if _, ok := tg.fake.entries["ingress.fwd"]; !ok || len(tg.fake.entries["ingress.fwd"]) != 1 {
@@ -509,10 +560,8 @@ func TestPipelineConfig(t *testing.T) {
 func TestDigests(t *testing.T) {
 	tg, s := ready(t)
 	cfg := &p4v1.DigestEntry_Config{MaxTimeoutNs: int64(time.Hour), MaxListSize: 2, AckTimeoutNs: int64(time.Hour)}
-	tg.mustWrite(t, update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: dMacLearn, Config: cfg}}}))
-	digest := func(mac byte, port byte) {
-		tg.fake.raise(func(sink EventSink) { sink.Digest("mac_learn_t", [][]byte{{0, 0, 0, 0, 0, mac}, {0, port}}) })
-	}
+	tg.mustWrite(t, update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: tg.dMacLearn, Config: cfg}}}))
+	digest := tg.raiseDigest
 	want := func(mac, port byte) *p4v1.P4Data {
 		return &p4v1.P4Data{Data: &p4v1.P4Data_Struct{Struct: &p4v1.P4StructLike{Members: []*p4v1.P4Data{
 			{Data: &p4v1.P4Data_Bitstring{Bitstring: []byte{mac}}}, {Data: &p4v1.P4Data_Bitstring{Bitstring: []byte{port}}}}}}}
@@ -545,7 +594,7 @@ func TestDigests(t *testing.T) {
 		t.Errorf("list ids repeat: %d", l2.GetListId())
 	}
 	// After the ack, the first list's messages can be raised again.
-	if err := s.stream.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_DigestAck{DigestAck: &p4v1.DigestListAck{DigestId: dMacLearn, ListId: l1.GetListId()}}}); err != nil {
+	if err := s.stream.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_DigestAck{DigestAck: &p4v1.DigestListAck{DigestId: tg.dMacLearn, ListId: l1.GetListId()}}}); err != nil {
 		t.Fatal(err)
 	}
 	// The ack is processed in order with later digests by one goroutine only
@@ -561,7 +610,7 @@ func TestDigests(t *testing.T) {
 	// max_timeout: a lone message goes out after the timeout; an ack timeout
 	// of zero caches nothing, so a repeat goes out again.
 	cfg = &p4v1.DigestEntry_Config{MaxTimeoutNs: int64(time.Millisecond), MaxListSize: 100}
-	tg.mustWrite(t, update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: dMacLearn, Config: cfg}}}))
+	tg.mustWrite(t, update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: tg.dMacLearn, Config: cfg}}}))
 	digest(9, 2)
 	if diff := cmp.Diff([]*p4v1.P4Data{want(9, 2)}, nextDigest().GetData(), protocmp.Transform()); diff != "" {
 		t.Errorf("list by timeout (-want +got):\n%s", diff)

@@ -26,7 +26,11 @@ type target struct {
 	deviceID uint64
 	info     *p4cfg.P4Info
 	config   []byte // device config for info
-	fake     *fakeDevice
+	ids
+	// fake is the fake device, nil for real data planes.
+	fake *fakeDevice
+	// raiseDigest makes the data plane raise digest mac_learn_t{mac, port}.
+	raiseDigest func(mac, port byte)
 }
 
 const testDevice = 7
@@ -54,8 +58,13 @@ func startFake(t testing.TB) *target {
 		}
 		s.Close()
 	})
-	return &target{name: "fake", client: dial(t, lis.Addr().String()), deviceID: testDevice,
+	tg := &target{name: "fake", client: dial(t, lis.Addr().String()), deviceID: testDevice,
 		info: loadP4Info(t, "testdata/proto.p4info.txtpb"), config: readFile(t, "testdata/proto.schema.json"), fake: dev}
+	tg.ids = lookupIDs(t, tg.info)
+	tg.raiseDigest = func(mac, port byte) {
+		dev.raise(func(sink EventSink) { sink.Digest("mac_learn_t", [][]byte{{0, 0, 0, 0, 0, mac}, {0, port}}) })
+	}
+	return tg
 }
 
 func dial(t testing.TB, addr string) p4v1.P4RuntimeClient {
@@ -266,14 +275,45 @@ func update(op p4v1.Update_Type, e *p4v1.Entity) *p4v1.Update {
 	return &p4v1.Update{Type: op, Entity: e}
 }
 
-const (
-	tFwd, tACL, tRoute, tECMP  = 33554433, 33554434, 33554435, 33554436
-	aSetPort, aDrop, aNoAction = 16777217, 16777218, 16777219
-	pSel                       = 285212673
-	cPort                      = 301989889
-	dcFwd                      = 318767105
-	dMacLearn                  = 402653185
-)
+// ids are the P4Info ids of the test program's objects, looked up by name
+// so the same tests run on p4c-compiled programs.
+type ids struct {
+	tFwd, tACL, tRoute, tECMP  uint32
+	aSetPort, aDrop, aNoAction uint32
+	pSel, cPort, dMacLearn     uint32
+}
+
+func lookupIDs(t testing.TB, info *p4cfg.P4Info) ids {
+	t.Helper()
+	byName := map[string]uint32{}
+	for _, x := range info.GetTables() {
+		byName[x.GetPreamble().GetName()] = x.GetPreamble().GetId()
+	}
+	for _, x := range info.GetActions() {
+		byName[x.GetPreamble().GetName()] = x.GetPreamble().GetId()
+	}
+	for _, x := range info.GetActionProfiles() {
+		byName[x.GetPreamble().GetName()] = x.GetPreamble().GetId()
+	}
+	for _, x := range info.GetCounters() {
+		byName[x.GetPreamble().GetName()] = x.GetPreamble().GetId()
+	}
+	for _, x := range info.GetDigests() {
+		byName[x.GetPreamble().GetName()] = x.GetPreamble().GetId()
+	}
+	get := func(name string) uint32 {
+		id, ok := byName[name]
+		if !ok {
+			t.Fatalf("test program has no %q", name)
+		}
+		return id
+	}
+	return ids{
+		tFwd: get("ingress.fwd"), tACL: get("ingress.acl"), tRoute: get("ingress.route"), tECMP: get("ingress.ecmp"),
+		aSetPort: get("ingress.set_port"), aDrop: get("ingress.drop"), aNoAction: get("NoAction"),
+		pSel: get("ingress.sel"), cPort: get("ingress.port_counter"), dMacLearn: get("mac_learn_t"),
+	}
+}
 
 func exact(id uint32, v []byte) *p4v1.FieldMatch {
 	return &p4v1.FieldMatch{FieldId: id, FieldMatchType: &p4v1.FieldMatch_Exact_{Exact: &p4v1.FieldMatch_Exact{Value: v}}}
@@ -307,6 +347,6 @@ func entry(table uint32, prio int32, a *p4v1.TableAction, match ...*p4v1.FieldMa
 	return tableEntity(&p4v1.TableEntry{TableId: table, Match: match, Priority: prio, Action: a})
 }
 
-func fwdEntry(mac byte, port []byte) *p4v1.Entity {
-	return entry(tFwd, 0, action(aSetPort, port), exact(1, []byte{0x0a, 0, 0, 0, 0, mac}))
+func (tg *target) fwdEntry(mac byte, port []byte) *p4v1.Entity {
+	return entry(tg.tFwd, 0, action(tg.aSetPort, port), exact(1, []byte{0x0a, 0, 0, 0, 0, mac}))
 }

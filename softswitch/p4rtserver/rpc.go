@@ -8,9 +8,11 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Write applies a batch of updates (spec §12). Updates are applied in order;
-// with CONTINUE_ON_ERROR (the only mode supported) a failed update does not
-// stop the others, and the status carries one p4.v1.Error per update.
+// Write applies a batch of updates (spec §12) in order. With
+// CONTINUE_ON_ERROR a failed update does not stop the others; with
+// ROLLBACK_ON_ERROR the first failure undoes the batch. Either way the status
+// of a batch with failures carries one p4.v1.Error per update.
+// DATAPLANE_ATOMIC is refused with UNIMPLEMENTED.
 func (s *Server) Write(_ context.Context, req *p4v1.WriteRequest) (*p4v1.WriteResponse, error) {
 	if req.GetDeviceId() != s.deviceID {
 		return nil, rpcError(s.unknownDevice(req.GetDeviceId()))
@@ -27,17 +29,22 @@ func (s *Server) Write(_ context.Context, req *p4v1.WriteRequest) (*p4v1.WriteRe
 	if p == nil {
 		return nil, rpcError(errorf(codes.FailedPrecondition, "no forwarding pipeline config: call SetForwardingPipelineConfig first"))
 	}
+	var errs []error
 	switch req.GetAtomicity() {
 	case p4v1.WriteRequest_CONTINUE_ON_ERROR:
-	case p4v1.WriteRequest_ROLLBACK_ON_ERROR, p4v1.WriteRequest_DATAPLANE_ATOMIC:
-		return nil, rpcError(errorf(codes.Unimplemented, "atomicity %v is not supported: use CONTINUE_ON_ERROR", req.GetAtomicity()))
+		errs = make([]error, len(req.GetUpdates()))
+		for i, u := range req.GetUpdates() {
+			errs[i] = p.apply(u)
+		}
+	case p4v1.WriteRequest_ROLLBACK_ON_ERROR:
+		errs = p.applyAll(req.GetUpdates())
+	case p4v1.WriteRequest_DATAPLANE_ATOMIC:
+		return nil, rpcError(errorf(codes.Unimplemented, "atomicity DATAPLANE_ATOMIC is not supported: use CONTINUE_ON_ERROR or ROLLBACK_ON_ERROR"))
 	default:
 		return nil, rpcError(errorf(codes.InvalidArgument, "unknown atomicity %v", req.GetAtomicity()))
 	}
-	errs := make([]error, len(req.GetUpdates()))
 	digests := false
 	for i, u := range req.GetUpdates() {
-		errs[i] = p.apply(u)
 		if errs[i] != nil {
 			s.log.Debug("p4rtserver: update failed", "index", i, "type", u.GetType(), "err", errs[i])
 		}
