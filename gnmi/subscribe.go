@@ -11,6 +11,7 @@ import (
 	"github.com/openconfig/gnmi/coalesce"
 	"github.com/openconfig/gnmi/ctree"
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"google.golang.org/protobuf/proto"
 )
 
 // Sampling limits. A SAMPLE subscription with sample_interval 0 gets
@@ -52,7 +53,7 @@ type subscription struct {
 }
 
 type sentLeaf struct {
-	ts    int64
+	val   *gpb.TypedValue
 	at    time.Time
 	elems []*gpb.PathElem
 }
@@ -319,11 +320,14 @@ func (sess *session) sample(sub *subscription) error {
 		}
 		seen[l] = true
 		prev, sentBefore := sub.sent[l]
-		if sub.suppress && sentBefore && prev.ts == n.GetTimestamp() &&
+		u := n.GetUpdate()[0]
+		// The device republishes whole objects, so a newer timestamp does
+		// not mean a new value: suppress_redundant compares values.
+		if sub.suppress && sentBefore && proto.Equal(prev.val, u.GetVal()) &&
 			(sub.heartbeat == 0 || now.Sub(prev.at) < sub.heartbeat) {
 			return nil
 		}
-		sub.sent[l] = sentLeaf{ts: n.GetTimestamp(), at: now, elems: n.GetUpdate()[0].GetPath().GetElem()}
+		sub.sent[l] = sentLeaf{val: u.GetVal(), at: now, elems: u.GetPath().GetElem()}
 		err = sess.addNotification(n)
 		return err
 	})
