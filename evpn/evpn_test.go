@@ -3,6 +3,7 @@ package evpn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -514,5 +515,38 @@ func TestSubscribe(t *testing.T) {
 	}
 	if _, err := h.pe.Subscribe(context.Background(), 1); !errors.Is(err, ErrClosed) {
 		t.Errorf("Subscribe after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestSegmentDown_RFC7432_8_2: a failed segment withdraws its per-ES A-D
+// route first (what remote PEs act on), then the per-EVI A-D and ES routes,
+// and the MACs learned on it.
+func TestSegmentDown_RFC7432_8_2(t *testing.T) {
+	h := newHarness(t, pe1Addr, nil)
+	h.multiHomed(SegmentConfig{})
+	h.learn(mac1, 1)
+	h.learn(mac2, 2)
+	h.clock.Advance(3 * time.Second)
+	h.sp.takeOps()
+	h.must(h.pe.SetSegmentUp(h.ctx, esi1, false))
+	ops := h.sp.takeOps()
+	uni := h.pe.EVIs()[0].UnicastLabel
+	want := []string{
+		"withdraw [1][192.0.2.1:0][" + esi1.String() + "][4294967295] label 0",
+		fmt.Sprintf("withdraw [1][192.0.2.1:10][%s][0] label %d", esi1, uni),
+		"withdraw [4][192.0.2.1:0][" + esi1.String() + "][192.0.2.1]",
+		fmt.Sprintf("withdraw [2][192.0.2.1:10][%s][0][02:00:00:00:00:01][] labels %d/0", esi1, uni),
+	}
+	if diff := cmp.Diff(want, ops); diff != "" {
+		t.Errorf("speaker operations (-want +got):\n%s", diff)
+	}
+	if _, ok := h.fdb(mac2); !ok {
+		t.Error("single-homed MAC flushed with the segment")
+	}
+	if s := h.pe.Segments()[0]; s.Up || s.DF[0].Local {
+		t.Errorf("segment state %+v, want down and non-DF", s)
+	}
+	if err := h.pe.SetSegmentUp(h.ctx, route.ESI{0, 9}, false); err == nil {
+		t.Error("SetSegmentUp of an unknown segment succeeded")
 	}
 }

@@ -1,0 +1,68 @@
+package evpn
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/p4evpn/p4evpn/evpn/route"
+)
+
+// TestOrderIndependence is a property test: the forwarding state PE1 ends
+// with depends on the set of routes it received, not on their order
+// (RFC 7432 leaves arrival order to BGP).
+func TestOrderIndependence(t *testing.T) {
+	pe4Addr := netip.MustParseAddr("192.0.2.4")
+	esi2 := route.MustESI("00:22:22:22:22:22:22:22:22:22")
+	var routes []route.Path
+	routes = append(routes,
+		perESPathFor(pe2Addr, esi2, 5002, false), perESPathFor(pe3Addr, esi2, 6002, false),
+		perEVIPathFor(pe2Addr, esi2, 3001), perEVIPathFor(pe3Addr, esi2, 0), // label lost by an RR
+		perESPathFor(pe2Addr, esi1, 5001, false), perEVIPathFor(pe2Addr, esi1, 3001),
+		esPathFor(pe2Addr, esi1, nil),
+		imetPathFor(pe2Addr, 3002), imetPathFor(pe3Addr, 4002), imetPathFor(pe4Addr, 7002),
+	)
+	for i := range 20 {
+		m := route.MAC{2, 2, 0, 0, 0, byte(i)}
+		if i%3 != 0 {
+			routes = append(routes, macPath(pe2Addr, m, esi2, 3001, 0, false))
+		}
+		if i%2 == 0 {
+			routes = append(routes, macPath(pe3Addr, m, esi2, 4001, 0, false))
+		}
+	}
+	for i := range 10 {
+		routes = append(routes, macPath(pe4Addr, route.MAC{2, 4, 0, 0, 0, byte(i)}, route.ESI{}, 7001, 0, false))
+	}
+	routes = append(routes,
+		macPath(pe3Addr, mac1, route.ESI{}, 4001, 1, false),
+		macPath(pe4Addr, mac1, route.ESI{}, 7001, 2, false),
+		macPath(pe2Addr, mac2, esi1, 3001, 0, false),
+	)
+
+	run := func(order []route.Path) []string {
+		h := newHarness(t, pe1Addr, nil)
+		h.multiHomed(SegmentConfig{})
+		for _, p := range order {
+			h.path(p)
+		}
+		h.clock.Advance(3 * time.Second)
+		return forwarding(t, h.sw)
+	}
+	want := run(routes)
+	if len(want) != 34 {
+		t.Fatalf("reference state has %d entries, want 34: %v", len(want), want)
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for i := range 30 {
+		order := append([]route.Path(nil), routes...)
+		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		if diff := cmp.Diff(want, run(order)); diff != "" {
+			t.Fatalf("shuffle %d (seed %d): forwarding differs (-in order +shuffled):\n%s", i, seed, diff)
+		}
+	}
+}
