@@ -29,8 +29,9 @@ type target struct {
 	ids
 	// fake is the fake device, nil for real data planes.
 	fake *fakeDevice
-	// raiseDigest makes the data plane raise digest mac_learn_t{mac, port}.
-	raiseDigest func(mac, port byte)
+	// raiseDigest makes the data plane raise digest mac_learn_t{mac, port};
+	// s is the primary's stream (real data planes get a packet-out).
+	raiseDigest func(s *session, mac, port byte)
 }
 
 const testDevice = 7
@@ -61,7 +62,7 @@ func startFake(t testing.TB) *target {
 	tg := &target{name: "fake", client: dial(t, lis.Addr().String()), deviceID: testDevice,
 		info: loadP4Info(t, "testdata/proto.p4info.txtpb"), config: readFile(t, "testdata/proto.schema.json"), fake: dev}
 	tg.ids = lookupIDs(t, tg.info)
-	tg.raiseDigest = func(mac, port byte) {
+	tg.raiseDigest = func(_ *session, mac, port byte) {
 		dev.raise(func(sink EventSink) { sink.Digest("mac_learn_t", [][]byte{{0, 0, 0, 0, 0, mac}, {0, port}}) })
 	}
 	return tg
@@ -206,15 +207,14 @@ func (tg *target) pipelineConfig(cookie uint64) *p4v1.ForwardingPipelineConfig {
 	return &p4v1.ForwardingPipelineConfig{P4Info: tg.info, P4DeviceConfig: tg.config, Cookie: &p4v1.ForwardingPipelineConfig_Cookie{Cookie: cookie}}
 }
 
-// ready returns a target with a committed pipeline and a primary stream.
-func ready(t testing.TB) (*target, *session) {
+// ready commits the pipeline on tg and returns the primary's stream.
+func ready(t testing.TB, tg *target) *session {
 	t.Helper()
-	tg := startFake(t)
 	s := primary(t, tg)
 	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_COMMIT, tg.pipelineConfig(1)); err != nil {
 		t.Fatalf("SetForwardingPipelineConfig: %v", err)
 	}
-	return tg, s
+	return s
 }
 
 // write sends updates as the primary and returns the per-update codes (nil
