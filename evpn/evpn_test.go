@@ -550,3 +550,55 @@ func TestSegmentDown_RFC7432_8_2(t *testing.T) {
 		t.Error("SetSegmentUp of an unknown segment succeeded")
 	}
 }
+
+// TestSegmentTypes_RFC7432_5_7_6: segments of ESI types 0, 1 and 3 are
+// accepted and their ES route carries the ES-Import RT derived from the ESI.
+func TestSegmentTypes_RFC7432_5_7_6(t *testing.T) {
+	sys := route.MustMAC("00:aa:bb:cc:dd:ee")
+	tests := []struct {
+		desc string
+		esi  route.ESI
+	}{
+		{desc: "type 0 operator", esi: esi1},
+		{desc: "type 1 LACP", esi: route.ESIFromLACP(sys, 0x1234)},
+		{desc: "type 3 MAC", esi: route.ESIFromMAC(sys, 0x42)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			h := newHarness(t, pe1Addr, nil)
+			h.must(h.pe.AddSegment(h.ctx, SegmentConfig{ESI: tc.esi, Redundancy: SingleActive}))
+			h.must(h.pe.AddEVI(h.ctx, EVIConfig{ID: 10, BD: 10, ACs: []ACConfig{{ID: 1, Port: 1, ESI: tc.esi}}}))
+			es := h.sp.routes(route.TypeEthernetSegment)
+			if len(es) != 1 {
+				t.Fatalf("ES routes %v, want 1", es)
+			}
+			if got, want := es[0].Attrs.ESImport, tc.esi.ESImportRT(); got == nil || *got != want {
+				t.Errorf("ES-Import %v, want %v", got, want)
+			}
+			if n := es[0].NLRI.(route.EthernetSegment); n.ESI != tc.esi || n.OriginatorIP != pe1Addr {
+				t.Errorf("ES route %v, want ESI %v from %v", n, tc.esi, pe1Addr)
+			}
+			seg, _ := h.sw.Get(asic.Segment{ID: 1}.Key())
+			if !seg.(asic.Segment).SingleActive {
+				t.Errorf("segment filter %+v, want single-active", seg)
+			}
+		})
+	}
+}
+
+func TestConfiguredRDAndRTs(t *testing.T) {
+	h := newHarness(t, pe1Addr, nil)
+	rdc := route.MustRD("65000:777")
+	imp, exp := mustRT("65000:1"), mustRT("65000:2")
+	h.must(h.pe.AddEVI(h.ctx, EVIConfig{ID: 10, BD: 10, RD: &rdc, ImportRTs: []route.RouteTarget{imp}, ExportRTs: []route.RouteTarget{exp}, ACs: []ACConfig{{ID: 1, Port: 1}}}))
+	im := h.sp.routes(route.TypeInclusiveMulticast)[0]
+	if im.NLRI.Distinguisher() != rdc || !slices.Equal(im.Attrs.RouteTargets, []route.RouteTarget{exp}) {
+		t.Errorf("IMET %v RTs %v, want RD %v RT %v", im.NLRI, im.Attrs.RouteTargets, rdc, exp)
+	}
+	p := macPath(pe2Addr, mac1, route.ESI{}, 3001, 0, false)
+	p.Attrs.RouteTargets = []route.RouteTarget{imp}
+	h.path(p)
+	if _, ok := h.fdb(mac1); !ok {
+		t.Error("route with the configured import RT not installed")
+	}
+}

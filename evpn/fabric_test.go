@@ -239,6 +239,11 @@ func TestThreePEMultihoming(t *testing.T) {
 			t.Errorf("group after PE2 down %v, want [%v]", got, pe1Addr)
 		}
 	})
+	for _, a := range f.order {
+		if n, err := f.pes[a].pe.Reconcile(ctx); err != nil || n != 0 {
+			t.Errorf("%v: Reconcile after the scenario wrote %d updates (%v), want 0: incremental and snapshot state differ", a, n, err)
+		}
+	}
 }
 
 // TestNonRevertive_RFC9785_4_2: PE1 (preference 200) is DF; it fails and

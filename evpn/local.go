@@ -93,6 +93,7 @@ func (pe *PE) learn(e *evi, mac route.MAC, acID asic.ACID) error {
 		}
 	}
 	me.local = lm
+	e.learned[mac] = me
 	e.localMACs++
 	ac.localMACs++
 	pe.counters.Learned++
@@ -109,7 +110,7 @@ func (pe *PE) addStatic(e *evi, sm StaticMAC) {
 	}
 	if me.local != nil {
 		pe.withdrawMAC(e, sm.MAC, me)
-		pe.dropLocal(e, me)
+		pe.dropLocal(e, sm.MAC, me)
 	}
 	me.local = &localMAC{ac: pe.acs[sm.AC], static: true, seq: me.maxRemoteSeq()}
 	pe.resolve(e, sm.MAC, me)
@@ -117,13 +118,14 @@ func (pe *PE) addStatic(e *evi, sm StaticMAC) {
 
 // dropLocal forgets the local presence of a MAC (its route is withdrawn by
 // the caller).
-func (pe *PE) dropLocal(e *evi, me *macEntry) {
+func (pe *PE) dropLocal(e *evi, mac route.MAC, me *macEntry) {
 	if me.local == nil {
 		return
 	}
 	if !me.local.static {
 		e.localMACs--
 		me.local.ac.localMACs--
+		delete(e.learned, mac)
 	}
 	me.local = nil
 	me.advertised = false
@@ -133,7 +135,7 @@ func (pe *PE) dropLocal(e *evi, me *macEntry) {
 // route for it if one exists.
 func (pe *PE) removeLocal(e *evi, mac route.MAC, me *macEntry, why string) {
 	pe.withdrawMAC(e, mac, me)
-	pe.dropLocal(e, me)
+	pe.dropLocal(e, mac, me)
 	pe.log.Debug("local MAC removed", "evi", e.id, "mac", mac.String(), "reason", why)
 	pe.resolve(e, mac, me)
 }
@@ -144,9 +146,8 @@ func (pe *PE) removeLocal(e *evi, mac route.MAC, me *macEntry, why string) {
 func (pe *PE) ageSweep() {
 	now := pe.cfg.Clock.Now()
 	for _, e := range pe.evis {
-		for mac, me := range e.macs {
-			lm := me.local
-			if lm == nil || lm.static || now.Sub(lm.lastSeen) < pe.cfg.MACAgeing {
+		for mac, me := range e.learned {
+			if now.Sub(me.local.lastSeen) < pe.cfg.MACAgeing {
 				continue
 			}
 			pe.counters.Aged++

@@ -104,7 +104,7 @@ func (pe *PE) resolve(e *evi, mac route.MAC, me *macEntry) {
 	best := me.bestRemote()
 	if me.local != nil && best >= 0 && pe.remoteBeatsLocal(me.local, me.remotes[best]) {
 		pe.withdrawMAC(e, mac, me)
-		pe.dropLocal(e, me)
+		pe.dropLocal(e, mac, me)
 	}
 	var (
 		dest     asic.Destination

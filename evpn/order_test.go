@@ -49,6 +49,10 @@ func TestOrderIndependence(t *testing.T) {
 			h.path(p)
 		}
 		h.clock.Advance(3 * time.Second)
+		// The incremental updates and the snapshot agree: nothing to repair.
+		if n, err := h.pe.Reconcile(h.ctx); err != nil || n != 0 {
+			t.Fatalf("Reconcile after incremental programming: %d updates, %v; want 0", n, err)
+		}
 		return forwarding(t, h.sw)
 	}
 	want := run(routes)

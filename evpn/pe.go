@@ -79,8 +79,11 @@ type evi struct {
 	macLimit     int
 	acs          []*attachment
 	macs         map[route.MAC]*macEntry
-	localMACs    int
-	limitDrops   uint64
+	// learned indexes the learned (ageing) local MACs, so the ageing sweep
+	// does not walk the remote ones.
+	learned    map[route.MAC]*macEntry
+	localMACs  int
+	limitDrops uint64
 
 	imet          map[imetKey]imetPath
 	perEVIAD      map[adKey]*remotePE
@@ -517,6 +520,7 @@ func (pe *PE) AddEVI(ctx context.Context, cfg EVIConfig) error {
 			id: cfg.ID, bd: cfg.BD, vlan: cfg.VLAN, macLimit: cfg.MACLimit,
 			unicastLabel: uni, bumLabel: bum,
 			macs:          make(map[route.MAC]*macEntry),
+			learned:       make(map[route.MAC]*macEntry),
 			imet:          make(map[imetKey]imetPath),
 			perEVIAD:      make(map[adKey]*remotePE),
 			perEVILabels:  make(map[adKey]uint32),
