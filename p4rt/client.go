@@ -15,6 +15,7 @@ import (
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -148,6 +149,12 @@ func Connect(ctx context.Context, addr string, opts ...Option) (*Client, error) 
 	}
 	dial := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
+		// gRPC's own reconnection backoff starts at 1s; align it with ours
+		// so that a restarted target is found as soon as the stream retries.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: cfg.reconnect.Initial, Multiplier: 2, Jitter: 0.2, MaxDelay: cfg.reconnect.Max},
+			MinConnectTimeout: 20 * time.Second,
+		}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.maxMsgSize), grpc.MaxCallSendMsgSize(cfg.maxMsgSize)),
 	}, cfg.dialOptions...)
 	conn, err := grpc.NewClient(addr, dial...)
