@@ -82,7 +82,6 @@ type IdleTimeout struct {
 // everything, including the goroutines it started.
 type Client struct {
 	cfg  config
-	addr string
 	conn *grpc.ClientConn
 	rpc  p4v1.P4RuntimeClient
 	log  *slog.Logger
@@ -163,7 +162,6 @@ func Connect(ctx context.Context, addr string, opts ...Option) (*Client, error) 
 	}
 	c := &Client{
 		cfg:  cfg,
-		addr: addr,
 		conn: conn,
 		rpc:  p4v1.NewP4RuntimeClient(conn),
 		log: cfg.logger.With("target", addr, "device_id", cfg.deviceID, "role", cfg.role,
@@ -399,6 +397,10 @@ func (c *Client) handleDigest(l *p4v1.DigestList) {
 func (c *Client) handleArbitration(u *p4v1.MasterArbitrationUpdate) {
 	code := codes.Code(u.GetStatus().GetCode())
 	c.mu.Lock()
+	if c.ctx.Err() != nil {
+		c.mu.Unlock()
+		return // closed: the state stays "client closed"
+	}
 	wasPrimary := c.arb.Primary
 	c.arbSeq++
 	seq := c.arbSeq
@@ -599,6 +601,11 @@ func (c *Client) Capabilities(ctx context.Context) (string, error) {
 func (c *Client) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.arbSeq++ // a restore in flight must not declare the client primary
+		c.arb.Connected, c.arb.Primary = false, false
+		c.arb.Status, c.arb.Message = codes.Unavailable, "client closed"
+		c.mu.Unlock()
 		c.cancel()
 		c.wg.Wait()
 		err = c.conn.Close()
