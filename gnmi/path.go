@@ -76,12 +76,66 @@ func joinPath(prefix, p *gpb.Path) ([]*gpb.PathElem, error) {
 			return nil, fmt.Errorf("origin %q is not served (only %q): %w", o, defaultOrigin, errNotFound)
 		}
 	}
-	if len(p.GetElement()) > 0 || len(prefix.GetElement()) > 0 {
-		return nil, fmt.Errorf("path %v uses the deprecated element field; use elem: %w", p.GetElement(), errInvalid)
+	pre, err := pathElems(prefix)
+	if err != nil {
+		return nil, err
 	}
-	elems := make([]*gpb.PathElem, 0, len(prefix.GetElem())+len(p.GetElem()))
-	elems = append(elems, prefix.GetElem()...)
-	return append(elems, p.GetElem()...), nil
+	rest, err := pathElems(p)
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clip(pre), rest...), nil
+}
+
+// pathElems returns p's elems, converting the deprecated element field
+// ("network-instance[name=blue]" strings) that gnmi_cli still sends.
+func pathElems(p *gpb.Path) ([]*gpb.PathElem, error) {
+	if len(p.GetElem()) > 0 || len(p.GetElement()) == 0 {
+		return p.GetElem(), nil
+	}
+	out := make([]*gpb.PathElem, 0, len(p.GetElement()))
+	for _, s := range p.GetElement() {
+		e, err := parseElement(s)
+		if err != nil {
+			return nil, fmt.Errorf("path element %q: %w: %w", s, err, errInvalid)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// parseElement parses name[k=v][k2=v2], with \] and \\ escapes in values.
+func parseElement(s string) (*gpb.PathElem, error) {
+	i := strings.IndexByte(s, '[')
+	if i < 0 {
+		return &gpb.PathElem{Name: s}, nil
+	}
+	e := &gpb.PathElem{Name: s[:i], Key: map[string]string{}}
+	rest := s[i:]
+	for rest != "" {
+		if rest[0] != '[' {
+			return nil, fmt.Errorf("expected '[' at %q", rest)
+		}
+		eq := strings.IndexByte(rest, '=')
+		if eq < 0 {
+			return nil, fmt.Errorf("key without '=' at %q", rest)
+		}
+		name := rest[1:eq]
+		var val strings.Builder
+		j := eq + 1
+		for ; j < len(rest) && rest[j] != ']'; j++ {
+			if rest[j] == '\\' && j+1 < len(rest) {
+				j++
+			}
+			val.WriteByte(rest[j])
+		}
+		if j == len(rest) {
+			return nil, fmt.Errorf("unterminated key %q", name)
+		}
+		e.Key[name] = val.String()
+		rest = rest[j+1:]
+	}
+	return e, nil
 }
 
 // resolved is a request path checked against the schema.
