@@ -43,6 +43,9 @@ func TestConfigErrors(t *testing.T) {
 		{desc: "EVI beyond 16 bits", cfg: EVIConfig{ID: 70000, BD: 1}, wantErr: "add evi 70000"},
 		{desc: "unknown segment", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 9, Port: 9, ESI: esi1}}}, wantErr: "segment " + esi1.String()},
 		{desc: "static MAC on foreign AC", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 9, Port: 9}}, StaticMACs: []StaticMAC{{MAC: mac1, AC: 7}}}, wantErr: "attachment circuit 7"},
+		{desc: "VLAN out of range", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 9, Port: 9, VLAN: 4095}}}, wantErr: "VLAN 4095"},
+		{desc: "port and VLAN used twice", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 8, Port: 9, VLAN: 7}, {ID: 9, Port: 9, VLAN: 7}}}, wantErr: "port 9 VLAN 7 already belongs to attachment circuit 8"},
+		{desc: "AC on the core port", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 9, Port: corePort}}}, wantErr: "port 100 is a core port"},
 	}
 	for _, tc := range evis {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -601,4 +604,52 @@ func TestConfiguredRDAndRTs(t *testing.T) {
 	if _, ok := h.fdb(mac1); !ok {
 		t.Error("route with the configured import RT not installed")
 	}
+}
+
+func TestRemoveEVI(t *testing.T) {
+	h := newHarness(t, pe1Addr, nil)
+	h.multiHomed(SegmentConfig{})
+	h.must(h.pe.AddEVI(h.ctx, EVIConfig{ID: 11, BD: 11, ACs: []ACConfig{{ID: 3, Port: 1, VLAN: 11, ESI: esi1}}}))
+	h.learn(mac1, 1)
+	for _, p := range []route.Path{
+		perESPathFor(pe2Addr, esi1, 5001, false), perEVIPathFor(pe2Addr, esi1, 3001), esPathFor(pe2Addr, esi1, nil),
+		imetPathFor(pe2Addr, 3002), macPath(pe2Addr, mac2, esi1, 3001, 0, false),
+		macPath(pe3Addr, route.MustMAC("02:00:00:00:00:03"), route.ESI{}, 4001, 0, false),
+	} {
+		h.path(p)
+	}
+	h.clock.Advance(3 * time.Second)
+	h.must(h.pe.RemoveEVI(h.ctx, 10))
+	for _, kind := range []asic.Kind{asic.KindFDBEntry, asic.KindServiceLabel, asic.KindAliasingGroup} {
+		if got := h.sw.Entities(kind); len(got) != 0 {
+			t.Errorf("%v left after RemoveEVI: %v", kind, got)
+		}
+	}
+	if _, ok := h.sw.Get(asic.BridgeDomain{ID: 10}.Key()); ok {
+		t.Error("bridge domain 10 left")
+	}
+	if got := len(h.sw.Entities(asic.KindRemotePE)); got != 1 {
+		t.Errorf("%d tunnels left, want 1 (PE2's per-ES A-D still references it)", got)
+	}
+	for _, p := range h.sp.routes(route.TypeMACIP) {
+		t.Errorf("MAC route %v still announced", p.NLRI)
+	}
+	if got := h.sp.routes(route.TypeEthernetSegment); len(got) != 1 {
+		t.Errorf("ES routes %v, want the segment's (EVI 11 still uses it)", got)
+	}
+	if c := h.pe.Counters(); c.MACMoves != 0 {
+		t.Errorf("MACMoves %d: dismantling an EVI is not a move", c.MACMoves)
+	}
+	if n, err := h.pe.Reconcile(h.ctx); err != nil || n != 0 {
+		t.Errorf("Reconcile after RemoveEVI: %d updates, %v; want 0", n, err)
+	}
+	h.must(h.pe.RemoveEVI(h.ctx, 11))
+	if got := h.sp.routes(route.TypeEthernetSegment); len(got) != 0 {
+		t.Errorf("ES routes %v after the last EVI went, want none", got)
+	}
+	if err := h.pe.RemoveEVI(h.ctx, 11); err == nil || !strings.Contains(err.Error(), "evi 11") {
+		t.Errorf("second RemoveEVI: %v, want an error naming evi 11", err)
+	}
+	// The EVI can come back with the same labels and ids.
+	h.singleHomed()
 }

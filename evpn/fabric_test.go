@@ -51,7 +51,12 @@ func newFabric(t *testing.T, addrs ...netip.Addr) *fabric {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = pe.Close() })
+		t.Cleanup(func() {
+			if c := pe.Counters(); c.SwitchWriteErrors != 0 {
+				t.Errorf("%v wrote %d batches the switch refused", a, c.SwitchWriteErrors)
+			}
+			_ = pe.Close()
+		})
 		h.pe = pe
 		f.pes[a] = h
 		f.order = append(f.order, a)

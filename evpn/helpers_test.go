@@ -204,7 +204,14 @@ func newHarness(t *testing.T, routerID netip.Addr, mut func(*Config)) *harness {
 		t.Fatalf("New: %v", err)
 	}
 	h.pe = pe
-	t.Cleanup(func() { _ = pe.Close() })
+	t.Cleanup(func() {
+		// Every batch the PE wrote must have respected the switch's
+		// contract (references exist, referenced entities stay).
+		if c := pe.Counters(); c.SwitchWriteErrors != 0 {
+			t.Errorf("the PE wrote %d batches the switch refused", c.SwitchWriteErrors)
+		}
+		_ = pe.Close()
+	})
 	return h
 }
 

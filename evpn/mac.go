@@ -136,7 +136,7 @@ func (pe *PE) resolve(e *evi, mac route.MAC, me *macEntry) {
 			dest = asic.Destination{Kind: asic.ToRemotePE, PE: r.pe.id, Label: r.label}
 		}
 	}
-	if me.hasOwner && isMove(me.ownerPE, me.ownerSeg, ownerPE, ownerSeg) {
+	if me.hasOwner && !e.removing && isMove(me.ownerPE, me.ownerSeg, ownerPE, ownerSeg) {
 		pe.recordMove(e, mac, me)
 	}
 	pinned = pinned || me.frozen()

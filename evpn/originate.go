@@ -17,7 +17,12 @@ func (pe *PE) attrs(rts []route.RouteTarget) route.Attributes {
 func (pe *PE) originateIMET(e *evi) {
 	a := pe.attrs(e.exportRTs)
 	a.PMSI = &route.PMSITunnel{TunnelType: route.TunnelTypeIngressReplication, Label: e.bumLabel, TunnelID: pe.cfg.RouterID}
-	pe.announce(route.Path{NLRI: route.InclusiveMulticast{RD: e.rd, OriginatorIP: pe.cfg.RouterID}, Attrs: a})
+	pe.announce(route.Path{NLRI: route3Key(pe, e), Attrs: a})
+}
+
+// route3Key is the key of the EVI's IMET route.
+func route3Key(pe *PE, e *evi) route.NLRI {
+	return route.InclusiveMulticast{RD: e.rd, OriginatorIP: pe.cfg.RouterID}
 }
 
 func (pe *PE) esRoute(s *ethernetSegment) route.Path {
@@ -107,7 +112,7 @@ func (pe *PE) macRoute(e *evi, mac route.MAC, lm *localMAC) route.Path {
 // when the route already went out with the same sequence (a change of
 // segment withdraws first, so it goes out again).
 func (pe *PE) advertiseMAC(e *evi, mac route.MAC, me *macEntry) {
-	if me.local == nil || me.frozen() {
+	if me.local == nil || me.frozen() || e.removing {
 		return
 	}
 	if me.advertised && me.advertisedSeq == me.local.seq {

@@ -84,6 +84,9 @@ type evi struct {
 	learned    map[route.MAC]*macEntry
 	localMACs  int
 	limitDrops uint64
+	// removing is set while RemoveEVI dismantles the EVI: no moves are
+	// counted and nothing is advertised.
+	removing bool
 
 	imet          map[imetKey]imetPath
 	perEVIAD      map[adKey]*remotePE
@@ -489,6 +492,15 @@ func (pe *PE) AddEVI(ctx context.Context, cfg EVIConfig) error {
 			return fmt.Errorf("add evi %d: bridge domain %d belongs to evi %d", cfg.ID, cfg.BD, other.id)
 		}
 		seen := make(map[asic.ACID]bool)
+		type portVLAN struct {
+			port asic.PortID
+			vlan uint16
+		}
+		used := make(map[portVLAN]asic.ACID)
+		for _, ac := range pe.acs {
+			used[portVLAN{ac.cfg.Port, ac.cfg.VLAN}] = ac.cfg.ID
+		}
+		onSegment := make(map[route.ESI]asic.ACID)
 		for _, ac := range cfg.ACs {
 			if ac.ID == 0 || ac.Port == 0 {
 				return fmt.Errorf("add evi %d: attachment circuit %d on port %d: ids must be non-zero", cfg.ID, ac.ID, ac.Port)
@@ -497,10 +509,27 @@ func (pe *PE) AddEVI(ctx context.Context, cfg EVIConfig) error {
 				return fmt.Errorf("add evi %d: attachment circuit %d already configured", cfg.ID, ac.ID)
 			}
 			seen[ac.ID] = true
+			if ac.VLAN > 4094 {
+				return fmt.Errorf("add evi %d: attachment circuit %d: VLAN %d is not 0-4094", cfg.ID, ac.ID, ac.VLAN)
+			}
+			if kind, ok := pe.ports[ac.Port]; ok && kind != asic.PortAccess {
+				return fmt.Errorf("add evi %d: attachment circuit %d: port %d is a %v port", cfg.ID, ac.ID, ac.Port, kind)
+			}
+			pv := portVLAN{ac.Port, ac.VLAN}
+			if other, ok := used[pv]; ok {
+				return fmt.Errorf("add evi %d: attachment circuit %d: port %d VLAN %d already belongs to attachment circuit %d", cfg.ID, ac.ID, ac.Port, ac.VLAN, other)
+			}
+			used[pv] = ac.ID
 			if !ac.ESI.IsZero() {
 				if s := pe.segments[ac.ESI]; s == nil || s.local == nil {
 					return fmt.Errorf("add evi %d: attachment circuit %d names segment %s, which is not configured", cfg.ID, ac.ID, ac.ESI)
 				}
+				// One AC per segment and EVI: the segment is one CE link
+				// bundle, and DF and split horizon are per (segment, EVI).
+				if other, ok := onSegment[ac.ESI]; ok {
+					return fmt.Errorf("add evi %d: attachment circuits %d and %d are both on segment %s", cfg.ID, other, ac.ID, ac.ESI)
+				}
+				onSegment[ac.ESI] = ac.ID
 			}
 		}
 		for _, sm := range cfg.StaticMACs {
