@@ -178,15 +178,24 @@ func Connect(ctx context.Context, addr string, opts ...Option) (*Client, error) 
 	var cancelStream context.CancelFunc
 	var first *p4v1.MasterArbitrationUpdate
 	delay := cfg.reconnect.Initial
+	var lastErr error // the last failure that was not ctx's end
 	for {
 		stream, cancelStream, first, err = c.openStream(ctx)
 		if err == nil {
 			break
 		}
-		if status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			c.Close()
+			if lastErr != nil {
+				return nil, fmt.Errorf("p4rt: connect %s: %w (last error: %w)", addr, ctx.Err(), lastErr)
+			}
+			return nil, fmt.Errorf("p4rt: connect %s: %w", addr, ctx.Err())
+		}
+		if status.Code(err) != codes.Unavailable {
 			c.Close()
 			return nil, fmt.Errorf("p4rt: connect %s: %w", addr, err)
 		}
+		lastErr = err
 		c.log.Debug("target unavailable, retrying", "err", err, "delay", delay)
 		if !sleepCtx(ctx, delay) {
 			c.Close()
@@ -298,7 +307,11 @@ func (c *Client) run(stream p4v1.P4Runtime_StreamChannelClient, cancelStream con
 			if c.ctx.Err() != nil {
 				return
 			}
-			c.log.Debug("reconnect failed", "err", err, "delay", delay)
+			level := slog.LevelDebug
+			if status.Code(err) != codes.Unavailable {
+				level = slog.LevelWarn // refused, not absent: worth an operator's eye
+			}
+			c.log.Log(c.ctx, level, "reconnect failed", "err", err, "delay", delay)
 			delay = c.cfg.reconnect.next(delay)
 		}
 		c.log.Info("stream channel re-established")

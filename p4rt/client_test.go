@@ -621,3 +621,78 @@ func TestReconnectToTargetThatKeptState(t *testing.T) {
 		t.Errorf("restore against a target that kept state: [pushes writes] = %v, want [0 2]", got)
 	}
 }
+
+func TestOptionsRejectBadValues(t *testing.T) {
+	tests := []struct {
+		desc    string
+		opt     Option
+		wantErr string
+	}{
+		{desc: "batch size", opt: WithBatchSize(0), wantErr: "batch size 0"},
+		{desc: "write retry", opt: WithWriteRetry(Backoff{Initial: time.Second, Max: time.Millisecond, Attempts: 1}), wantErr: "write retry"},
+		{desc: "write retry attempts", opt: WithWriteRetry(Backoff{Initial: time.Millisecond, Max: time.Second}), wantErr: "Attempts >= 1"},
+		{desc: "reconnect backoff", opt: WithReconnectBackoff(Backoff{}), wantErr: "reconnect backoff"},
+		{desc: "stream buffer", opt: WithStreamBuffer(-1), wantErr: "stream buffer -1"},
+		{desc: "message size", opt: WithMaxMessageSize(1000), wantErr: "max message size 1000"},
+		{desc: "election id file", opt: WithElectionIDFile(t.TempDir()+"/no/such/dir/id", ElectionID{}), wantErr: "election id"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			c, err := Connect(context.Background(), "127.0.0.1:1", tc.opt)
+			if err == nil {
+				c.Close()
+				t.Fatal("Connect accepted the option")
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestElectionIDFileAndWaitPrimary(t *testing.T) {
+	ft := startFakeTarget(t, "")
+	path := t.TempDir() + "/election-id"
+	// Each controller start takes a higher id, so the newest one is primary.
+	first := connectTest(t, ft.addr, WithElectionIDFile(path, ElectionID{}))
+	second := connectTest(t, ft.addr, WithElectionIDFile(path, ElectionID{}))
+	if got := second.Arbitration().ElectionID; got != (ElectionID{Low: 2}) {
+		t.Errorf("second controller's id = %v, want 0:2", got)
+	}
+	if err := second.WaitPrimary(context.Background()); err != nil {
+		t.Errorf("WaitPrimary of the newest controller: %v", err)
+	}
+	awaitArbitration(t, first, "first demoted", func(a Arbitration) bool { return !a.Primary })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := first.WaitPrimary(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "primary election id 0:2") {
+		t.Errorf("WaitPrimary of a backup: %v, want DeadlineExceeded naming the primary's id", err)
+	}
+}
+
+func TestCloseEndsEverything(t *testing.T) {
+	ft := startFakeTarget(t, "")
+	c := connectTest(t, ft.addr, WithElectionID(ElectionID{Low: 1}))
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	for name, ch := range map[string]func() bool{
+		"packet-ins":    func() bool { _, ok := <-c.PacketIns(); return ok },
+		"digests":       func() bool { _, ok := <-c.Digests(); return ok },
+		"idle timeouts": func() bool { _, ok := <-c.IdleTimeouts(); return ok },
+	} {
+		if ch() {
+			t.Errorf("%s channel delivered after Close", name)
+		}
+	}
+	if err := c.Write(context.Background(), []*p4v1.Update{Insert(&p4v1.DigestEntry{DigestId: 1})}); !errors.Is(err, ErrNotPrimary) {
+		t.Errorf("write after Close: %v, want ErrNotPrimary", err)
+	}
+	// The target sees the stream go and has no primary left.
+	waitFor(t, "stream closed at the target", func() bool {
+		return snapshot(ft, func() bool { return ft.primaryLocked() == nil })
+	})
+}
