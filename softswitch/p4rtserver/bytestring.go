@@ -25,13 +25,14 @@ func bitLen(b []byte) int {
 }
 
 // canonicalize checks that b is a valid bytestring for an unsigned field of
-// width bits and returns its canonical form. what names the value in errors.
-func canonicalize(b []byte, width int32, what string) ([]byte, error) {
+// width bits and returns its canonical form. what names the value in errors
+// (a function: building names costs more than checking the value).
+func canonicalize(b []byte, width int32, what func() string) ([]byte, error) {
 	if len(b) == 0 {
-		return nil, errorf(codes.InvalidArgument, "%s: empty bytestring (zero is \\x00)", what)
+		return nil, errorf(codes.InvalidArgument, "%s: empty bytestring (zero is \\x00)", what())
 	}
 	if n := bitLen(b); n > int(width) {
-		return nil, errorf(codes.InvalidArgument, "%s: bytestring 0x%x does not fit within %d bits (needs %d)", what, b, width, n)
+		return nil, errorf(codes.InvalidArgument, "%s: bytestring 0x%x does not fit within %d bits (needs %d)", what(), b, width, n)
 	}
 	i := 0
 	for i < len(b)-1 && b[i] == 0 {

@@ -3,6 +3,7 @@ package p4rtserver
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -61,6 +62,9 @@ func rpcError(err error) error {
 // element failed: code UNKNOWN with one p4.v1.Error per element, in order, OK
 // for the elements that succeeded (spec §12.3 item 3, §13.3).
 func batchError(what string, errs []error) error {
+	if !slices.ContainsFunc(errs, func(e error) bool { return e != nil }) {
+		return nil
+	}
 	failed := 0
 	st := &spb.Status{Code: int32(codes.Unknown)}
 	for _, err := range errs {

@@ -6,6 +6,7 @@ import (
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 )
 
 // pipeline is a forwarding pipeline config and the P4Runtime view of the
@@ -187,7 +188,7 @@ func (p *pipeline) adoptProgramEntries(dev Device) error {
 			if err != nil {
 				return errorf(codes.InvalidArgument, "table %q: program entry %d: %w", ti.name, i, err)
 			}
-			ts.entries[k] = &storedEntry{pb: te, dev: e}
+			ts.entries[k] = &storedEntry{pb: te, dev: e, size: proto.Size(te)}
 		}
 	}
 	return nil
@@ -470,7 +471,7 @@ func replicas(rs []*p4v1.Replica, what string) ([]Replica, error) {
 		var port uint32
 		switch pk := r.GetPortKind().(type) {
 		case *p4v1.Replica_Port:
-			v, err := canonicalize(pk.Port, 32, fmt.Sprintf("%s replica %d port", what, i))
+			v, err := canonicalize(pk.Port, 32, func() string { return fmt.Sprintf("%s replica %d port", what, i) })
 			if err != nil {
 				return nil, err
 			}

@@ -27,19 +27,17 @@ func (s *Server) Read(req *p4v1.ReadRequest, stream p4v1.P4Runtime_ReadServer) e
 		s.mu.RUnlock()
 		return rpcError(errorf(codes.FailedPrecondition, "no forwarding pipeline config: call SetForwardingPipelineConfig first"))
 	}
-	var out []*p4v1.Entity
+	var out readOut
 	errs := make([]error, len(req.GetEntities()))
 	for i, e := range req.GetEntities() {
-		var err error
-		out, err = p.read(e, out)
-		errs[i] = err
+		errs[i] = p.read(e, &out)
 	}
 	s.mu.RUnlock()
 
 	resp := &p4v1.ReadResponse{}
 	size := 0
-	for _, e := range out {
-		n := proto.Size(e)
+	for i, e := range out.ents {
+		n := int(out.sizes[i])
 		if size+n > readChunkBytes && len(resp.Entities) > 0 {
 			if err := stream.Send(resp); err != nil {
 				return err
@@ -57,12 +55,32 @@ func (s *Server) Read(req *p4v1.ReadRequest, stream p4v1.P4Runtime_ReadServer) e
 	return batchError("read", errs)
 }
 
+// readOut collects the entities of a Read with their encoded sizes, which
+// bound each ReadResponse.
+type readOut struct {
+	ents  []*p4v1.Entity
+	sizes []int32
+}
+
+// add appends e; size is its encoded size if known, else negative.
+func (o *readOut) add(e *p4v1.Entity, size int) {
+	if size < 0 {
+		size = proto.Size(e)
+	}
+	o.ents = append(o.ents, e)
+	o.sizes = append(o.sizes, int32(size))
+}
+
+// entitySize bounds the encoded size of an Entity holding a message of n
+// bytes: the oneof tag and length prefix, plus the repeated field's.
+func entitySize(n int) int { return n + 12 }
+
 func tableEntity(te *p4v1.TableEntry) *p4v1.Entity {
 	return &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: te}}
 }
 
 // read appends the entities matching the query e to out.
-func (p *pipeline) read(e *p4v1.Entity, out []*p4v1.Entity) ([]*p4v1.Entity, error) {
+func (p *pipeline) read(e *p4v1.Entity, out *readOut) error {
 	switch x := e.GetEntity().(type) {
 	case *p4v1.Entity_TableEntry:
 		return p.readTableEntries(x.TableEntry, out)
@@ -70,7 +88,7 @@ func (p *pipeline) read(e *p4v1.Entity, out []*p4v1.Entity) ([]*p4v1.Entity, err
 		q := x.ActionProfileMember
 		if q.GetActionProfileId() != 0 {
 			if _, err := p.profile(q.GetActionProfileId(), "read action profile member"); err != nil {
-				return out, err
+				return err
 			}
 		}
 		for _, pid := range sortedKeys(p.members) {
@@ -79,16 +97,16 @@ func (p *pipeline) read(e *p4v1.Entity, out []*p4v1.Entity) ([]*p4v1.Entity, err
 			}
 			for _, id := range sortedKeys(p.members[pid]) {
 				if q.GetMemberId() == 0 || q.GetMemberId() == id {
-					out = append(out, &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: p.members[pid][id].pb}})
+					out.add(&p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: p.members[pid][id].pb}}, -1)
 				}
 			}
 		}
-		return out, nil
+		return nil
 	case *p4v1.Entity_ActionProfileGroup:
 		q := x.ActionProfileGroup
 		if q.GetActionProfileId() != 0 {
 			if _, err := p.profile(q.GetActionProfileId(), "read action profile group"); err != nil {
-				return out, err
+				return err
 			}
 		}
 		for _, pid := range sortedKeys(p.groups) {
@@ -97,29 +115,29 @@ func (p *pipeline) read(e *p4v1.Entity, out []*p4v1.Entity) ([]*p4v1.Entity, err
 			}
 			for _, id := range sortedKeys(p.groups[pid]) {
 				if q.GetGroupId() == 0 || q.GetGroupId() == id {
-					out = append(out, &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileGroup{ActionProfileGroup: p.groups[pid][id].pb}})
+					out.add(&p4v1.Entity{Entity: &p4v1.Entity_ActionProfileGroup{ActionProfileGroup: p.groups[pid][id].pb}}, -1)
 				}
 			}
 		}
-		return out, nil
+		return nil
 	case *p4v1.Entity_PacketReplicationEngineEntry:
 		switch y := x.PacketReplicationEngineEntry.GetType().(type) {
 		case *p4v1.PacketReplicationEngineEntry_MulticastGroupEntry:
 			for _, id := range sortedKeys(p.mcast) {
 				if q := y.MulticastGroupEntry.GetMulticastGroupId(); q == 0 || q == id {
-					out = append(out, preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: p.mcast[id]}}))
+					out.add(preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: p.mcast[id]}}), -1)
 				}
 			}
-			return out, nil
+			return nil
 		case *p4v1.PacketReplicationEngineEntry_CloneSessionEntry:
 			for _, id := range sortedKeys(p.clones) {
 				if q := y.CloneSessionEntry.GetSessionId(); q == 0 || q == id {
-					out = append(out, preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_CloneSessionEntry{CloneSessionEntry: p.clones[id]}}))
+					out.add(preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_CloneSessionEntry{CloneSessionEntry: p.clones[id]}}), -1)
 				}
 			}
-			return out, nil
+			return nil
 		}
-		return out, errorf(codes.InvalidArgument, "read: packet replication engine entry without a multicast group or clone session")
+		return errorf(codes.InvalidArgument, "read: packet replication engine entry without a multicast group or clone session")
 	case *p4v1.Entity_CounterEntry:
 		return p.readCounters(x.CounterEntry, out)
 	case *p4v1.Entity_DirectCounterEntry:
@@ -128,21 +146,21 @@ func (p *pipeline) read(e *p4v1.Entity, out []*p4v1.Entity) ([]*p4v1.Entity, err
 		q := x.DigestEntry.GetDigestId()
 		if q != 0 {
 			if _, ok := p.schema.digests[q]; !ok {
-				return out, errorf(codes.InvalidArgument, "read: unknown digest id %d", q)
+				return errorf(codes.InvalidArgument, "read: unknown digest id %d", q)
 			}
 		}
 		for _, id := range sortedKeys(p.digestCfg) {
 			if q == 0 || q == id {
-				out = append(out, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: p.digestCfg[id]}})
+				out.add(&p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: p.digestCfg[id]}}, -1)
 			}
 		}
-		return out, nil
+		return nil
 	case *p4v1.Entity_MeterEntry, *p4v1.Entity_DirectMeterEntry:
-		return out, nil // the pipeline has no meters (newSchema refuses them)
+		return nil // the pipeline has no meters (newSchema refuses them)
 	case nil:
-		return out, errorf(codes.InvalidArgument, "read: entity is unset (wildcard reads name the entity type)")
+		return errorf(codes.InvalidArgument, "read: entity is unset (wildcard reads name the entity type)")
 	}
-	return out, errorf(codes.Unimplemented, "read: entity type %T is not supported", e.GetEntity())
+	return errorf(codes.Unimplemented, "read: entity type %T is not supported", e.GetEntity())
 }
 
 func preEntity(e *p4v1.PacketReplicationEngineEntry) *p4v1.Entity {
@@ -150,9 +168,9 @@ func preEntity(e *p4v1.PacketReplicationEngineEntry) *p4v1.Entity {
 }
 
 // readTableEntries answers a TableEntry query (spec §9.1.6 wildcard reads).
-func (p *pipeline) readTableEntries(q *p4v1.TableEntry, out []*p4v1.Entity) ([]*p4v1.Entity, error) {
+func (p *pipeline) readTableEntries(q *p4v1.TableEntry, out *readOut) error {
 	if q.GetTimeSinceLastHit() != nil {
-		return out, errorf(codes.Unimplemented, "read: time_since_last_hit is not supported on this device")
+		return errorf(codes.Unimplemented, "read: time_since_last_hit is not supported on this device")
 	}
 	var stores []*tableStore
 	if q.GetTableId() == 0 {
@@ -162,7 +180,7 @@ func (p *pipeline) readTableEntries(q *p4v1.TableEntry, out []*p4v1.Entity) ([]*
 	} else {
 		ts, ok := p.tables[q.GetTableId()]
 		if !ok {
-			return out, errorf(codes.InvalidArgument, "read: unknown table id %d", q.GetTableId())
+			return errorf(codes.InvalidArgument, "read: unknown table id %d", q.GetTableId())
 		}
 		stores = []*tableStore{ts}
 	}
@@ -174,20 +192,20 @@ func (p *pipeline) readTableEntries(q *p4v1.TableEntry, out []*p4v1.Entity) ([]*
 			if te == nil {
 				te = p.programDefault(ti)
 			}
-			out = append(out, tableEntity(te))
+			out.add(tableEntity(te), -1)
 			continue
 		}
 		if len(q.GetMatch()) > 0 {
 			_, _, k, err := parseMatch(ti, q)
 			if err != nil {
-				return out, err
+				return err
 			}
 			if e := ts.entries[k]; e != nil {
 				te, err := p.withCounter(ti, e, withCounter)
 				if err != nil {
-					return out, err
+					return err
 				}
-				out = append(out, tableEntity(te))
+				out.add(tableEntity(te), -1)
 			}
 			continue
 		}
@@ -207,12 +225,16 @@ func (p *pipeline) readTableEntries(q *p4v1.TableEntry, out []*p4v1.Entity) ([]*
 			}
 			te, err := p.withCounter(ti, e, withCounter)
 			if err != nil {
-				return out, err
+				return err
 			}
-			out = append(out, tableEntity(te))
+			size := -1
+			if te == e.pb {
+				size = entitySize(e.size)
+			}
+			out.add(tableEntity(te), size)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // withCounter returns e's entry, with its direct counter when asked and the
@@ -251,11 +273,11 @@ func shallowEntry(te *p4v1.TableEntry) *p4v1.TableEntry {
 	}
 }
 
-func (p *pipeline) readCounters(q *p4v1.CounterEntry, out []*p4v1.Entity) ([]*p4v1.Entity, error) {
+func (p *pipeline) readCounters(q *p4v1.CounterEntry, out *readOut) error {
 	ids := sortedKeys(p.schema.counters)
 	if q.GetCounterId() != 0 {
 		if _, ok := p.schema.counters[q.GetCounterId()]; !ok {
-			return out, errorf(codes.InvalidArgument, "read: unknown counter id %d", q.GetCounterId())
+			return errorf(codes.InvalidArgument, "read: unknown counter id %d", q.GetCounterId())
 		}
 		ids = []uint32{q.GetCounterId()}
 	}
@@ -265,10 +287,10 @@ func (p *pipeline) readCounters(q *p4v1.CounterEntry, out []*p4v1.Entity) ([]*p4
 		if q.GetIndex() != nil && q.GetCounterId() != 0 {
 			i := q.GetIndex().GetIndex()
 			if i < 0 {
-				return out, errorf(codes.InvalidArgument, "read: counter %q: index %d is negative", ci.name, i)
+				return errorf(codes.InvalidArgument, "read: counter %q: index %d is negative", ci.name, i)
 			}
 			if i >= ci.p.GetSize() {
-				return out, errorf(codes.OutOfRange, "read: counter %q: index %d is outside 0..%d", ci.name, i, ci.p.GetSize()-1)
+				return errorf(codes.OutOfRange, "read: counter %q: index %d is outside 0..%d", ci.name, i, ci.p.GetSize()-1)
 			}
 			first, last = i, i
 		}
@@ -277,20 +299,20 @@ func (p *pipeline) readCounters(q *p4v1.CounterEntry, out []*p4v1.Entity) ([]*p4
 			if p.dev != nil {
 				var err error
 				if c, err = p.dev.Counter(ci.name, int(i)); err != nil {
-					return out, deviceError(fmt.Errorf("counter %q index %d: %w", ci.name, i, err))
+					return deviceError(fmt.Errorf("counter %q index %d: %w", ci.name, i, err))
 				}
 			} else {
 				c = p.pendingCells[counterCell{ci.name, int(i)}]
 			}
-			out = append(out, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{
+			out.add(&p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{
 				CounterId: id, Index: &p4v1.Index{Index: i}, Data: &p4v1.CounterData{ByteCount: c.Bytes, PacketCount: c.Packets},
-			}}})
+			}}}, -1)
 		}
 	}
-	return out, nil
+	return nil
 }
 
-func (p *pipeline) readDirectCounters(q *p4v1.DirectCounterEntry, out []*p4v1.Entity) ([]*p4v1.Entity, error) {
+func (p *pipeline) readDirectCounters(q *p4v1.DirectCounterEntry, out *readOut) error {
 	te := q.GetTableEntry()
 	var stores []*tableStore
 	if te.GetTableId() == 0 {
@@ -302,10 +324,10 @@ func (p *pipeline) readDirectCounters(q *p4v1.DirectCounterEntry, out []*p4v1.En
 	} else {
 		ts, ok := p.tables[te.GetTableId()]
 		if !ok {
-			return out, errorf(codes.InvalidArgument, "read: unknown table id %d", te.GetTableId())
+			return errorf(codes.InvalidArgument, "read: unknown table id %d", te.GetTableId())
 		}
 		if ts.info.directCounter == 0 {
-			return out, errorf(codes.InvalidArgument, "read: table %q has no direct counter", ts.info.name)
+			return errorf(codes.InvalidArgument, "read: table %q has no direct counter", ts.info.name)
 		}
 		stores = []*tableStore{ts}
 	}
@@ -315,32 +337,32 @@ func (p *pipeline) readDirectCounters(q *p4v1.DirectCounterEntry, out []*p4v1.En
 			return err
 		}
 		key := &p4v1.TableEntry{TableId: e.pb.GetTableId(), Match: e.pb.GetMatch(), Priority: e.pb.GetPriority()}
-		out = append(out, &p4v1.Entity{Entity: &p4v1.Entity_DirectCounterEntry{DirectCounterEntry: &p4v1.DirectCounterEntry{TableEntry: key, Data: c}}})
+		out.add(&p4v1.Entity{Entity: &p4v1.Entity_DirectCounterEntry{DirectCounterEntry: &p4v1.DirectCounterEntry{TableEntry: key, Data: c}}}, -1)
 		return nil
 	}
 	for _, ts := range stores {
 		if te.GetIsDefaultAction() {
-			return out, errorf(codes.Unimplemented, "read: the direct counter of the default entry of %q is not supported on this device", ts.info.name)
+			return errorf(codes.Unimplemented, "read: the direct counter of the default entry of %q is not supported on this device", ts.info.name)
 		}
 		if len(te.GetMatch()) > 0 {
 			_, _, k, err := parseMatch(ts.info, te)
 			if err != nil {
-				return out, err
+				return err
 			}
 			e := ts.entries[k]
 			if e == nil {
-				return out, errorf(codes.NotFound, "read: table %q: entry %s does not exist", ts.info.name, describeMatch(ts.info, te))
+				return errorf(codes.NotFound, "read: table %q: entry %s does not exist", ts.info.name, describeMatch(ts.info, te))
 			}
 			if err := emit(ts.info, e); err != nil {
-				return out, err
+				return err
 			}
 			continue
 		}
 		for _, e := range ts.entries {
 			if err := emit(ts.info, e); err != nil {
-				return out, err
+				return err
 			}
 		}
 	}
-	return out, nil
+	return nil
 }

@@ -117,12 +117,12 @@ func (p *pipeline) inverse(u *p4v1.Update) []*p4v1.Update {
 			return nil
 		}
 		q := &p4v1.CounterEntry{CounterId: e.CounterEntry.GetCounterId(), Index: e.CounterEntry.GetIndex()}
-		cells, err := p.readCounters(q, nil)
-		if err != nil {
+		var cells readOut
+		if err := p.readCounters(q, &cells); err != nil {
 			return nil
 		}
 		var out []*p4v1.Update
-		for _, c := range cells {
+		for _, c := range cells.ents {
 			out = append(out, upd(p4v1.Update_MODIFY, c)...)
 		}
 		return out
@@ -130,11 +130,11 @@ func (p *pipeline) inverse(u *p4v1.Update) []*p4v1.Update {
 		if op != p4v1.Update_MODIFY {
 			return nil
 		}
-		cur, err := p.readDirectCounters(&p4v1.DirectCounterEntry{TableEntry: e.DirectCounterEntry.GetTableEntry()}, nil)
-		if err != nil || len(cur) != 1 {
+		var cur readOut
+		if err := p.readDirectCounters(&p4v1.DirectCounterEntry{TableEntry: e.DirectCounterEntry.GetTableEntry()}, &cur); err != nil || len(cur.ents) != 1 {
 			return nil
 		}
-		return upd(p4v1.Update_MODIFY, cur[0])
+		return upd(p4v1.Update_MODIFY, cur.ents[0])
 	}
 	return nil
 }

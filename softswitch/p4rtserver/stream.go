@@ -142,7 +142,7 @@ func (s *Server) packetOut(po *p4v1.PacketOut) error {
 		if values[i] != nil {
 			return errorf(codes.InvalidArgument, "packet-out: metadata %q given twice", h.fields[i].GetName())
 		}
-		v, err := canonicalize(m.GetValue(), h.fields[i].GetBitwidth(), "packet-out metadata "+quote(h.fields[i].GetName()))
+		v, err := canonicalize(m.GetValue(), h.fields[i].GetBitwidth(), func() string { return "packet-out metadata " + quote(h.fields[i].GetName()) })
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	p4cfg "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 )
 
 // tableStore is the P4Runtime view of one table: every entry a controller
@@ -22,8 +23,9 @@ type tableStore struct {
 // storedEntry is one entry. pb is canonical and never mutated after it is
 // stored (a MODIFY stores a new one), so Reads may use it after unlocking.
 type storedEntry struct {
-	pb  *p4v1.TableEntry
-	dev *Entry
+	pb   *p4v1.TableEntry
+	dev  *Entry
+	size int // proto.Size(pb), for sizing Read responses
 }
 
 // parsedEntry is a validated TableEntry.
@@ -68,11 +70,11 @@ func parseMatch(ti *tableInfo, te *p4v1.TableEntry) ([]*p4v1.FieldMatch, []Match
 		fm := given[i]
 		w := mf.GetBitwidth()
 		kind, _ := matchKind(mf)
-		what := "table " + quote(name) + " field " + quote(mf.GetName())
+		what := func() string { return "table " + quote(name) + " field " + quote(mf.GetName()) }
 		kb.WriteByte(byte(i))
 		if fm == nil {
 			if kind == MatchExact {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: exact match field is missing", what)
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: exact match field is missing", what())
 			}
 			kb.WriteByte(0)
 			continue
@@ -84,7 +86,7 @@ func parseMatch(ti *tableInfo, te *p4v1.TableEntry) ([]*p4v1.FieldMatch, []Match
 		case MatchExact:
 			m := fm.GetExact()
 			if m == nil {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: field is exact, got %s", what, matchTypeName(fm))
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: field is exact, got %s", what(), matchTypeName(fm))
 			}
 			var v []byte
 			if v, err = canonicalize(m.GetValue(), w, what); err != nil {
@@ -96,7 +98,7 @@ func parseMatch(ti *tableInfo, te *p4v1.TableEntry) ([]*p4v1.FieldMatch, []Match
 		case MatchLPM:
 			m := fm.GetLpm()
 			if m == nil {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: field is lpm, got %s", what, matchTypeName(fm))
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: field is lpm, got %s", what(), matchTypeName(fm))
 			}
 			var v []byte
 			if v, err = canonicalize(m.GetValue(), w, what); err != nil {
@@ -104,12 +106,12 @@ func parseMatch(ti *tableInfo, te *p4v1.TableEntry) ([]*p4v1.FieldMatch, []Match
 			}
 			pl := m.GetPrefixLen()
 			if pl <= 0 || pl > w {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: prefix length %d is outside 1..%d (omit the field for a don't-care match)", what, pl, w)
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: prefix length %d is outside 1..%d (omit the field for a don't-care match)", what(), pl, w)
 			}
 			fw := fixedWidth(v, w)
 			mask := prefixMask(pl, w)
 			if compareFixed(andBytes(fw, mask), fw) != 0 {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: value 0x%x has bits set beyond prefix length %d", what, v, pl)
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: value 0x%x has bits set beyond prefix length %d", what(), v, pl)
 			}
 			c = &p4v1.FieldMatch{FieldId: mf.GetId(), FieldMatchType: &p4v1.FieldMatch_Lpm{Lpm: &p4v1.FieldMatch_LPM{Value: v, PrefixLen: pl}}}
 			key[i] = MatchValue{Value: v, PrefixLen: pl}
@@ -118,21 +120,21 @@ func parseMatch(ti *tableInfo, te *p4v1.TableEntry) ([]*p4v1.FieldMatch, []Match
 		case MatchTernary:
 			m := fm.GetTernary()
 			if m == nil {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: field is ternary, got %s", what, matchTypeName(fm))
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: field is ternary, got %s", what(), matchTypeName(fm))
 			}
 			var v, mk []byte
-			if v, err = canonicalize(m.GetValue(), w, what+" value"); err != nil {
+			if v, err = canonicalize(m.GetValue(), w, func() string { return what() + " value" }); err != nil {
 				return nil, nil, "", err
 			}
-			if mk, err = canonicalize(m.GetMask(), w, what+" mask"); err != nil {
+			if mk, err = canonicalize(m.GetMask(), w, func() string { return what() + " mask" }); err != nil {
 				return nil, nil, "", err
 			}
 			if isZero(mk) {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: mask is zero (omit the field for a don't-care match)", what)
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: mask is zero (omit the field for a don't-care match)", what())
 			}
 			fv, fmk := fixedWidth(v, w), fixedWidth(mk, w)
 			if compareFixed(andBytes(fv, fmk), fv) != 0 {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: value 0x%x has bits outside mask 0x%x", what, v, mk)
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: value 0x%x has bits outside mask 0x%x", what(), v, mk)
 			}
 			c = &p4v1.FieldMatch{FieldId: mf.GetId(), FieldMatchType: &p4v1.FieldMatch_Ternary_{Ternary: &p4v1.FieldMatch_Ternary{Value: v, Mask: mk}}}
 			key[i] = MatchValue{Value: v, Mask: mk}
@@ -141,21 +143,21 @@ func parseMatch(ti *tableInfo, te *p4v1.TableEntry) ([]*p4v1.FieldMatch, []Match
 		case MatchRange:
 			m := fm.GetRange()
 			if m == nil {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: field is range, got %s", what, matchTypeName(fm))
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: field is range, got %s", what(), matchTypeName(fm))
 			}
 			var lo, hi []byte
-			if lo, err = canonicalize(m.GetLow(), w, what+" low"); err != nil {
+			if lo, err = canonicalize(m.GetLow(), w, func() string { return what() + " low" }); err != nil {
 				return nil, nil, "", err
 			}
-			if hi, err = canonicalize(m.GetHigh(), w, what+" high"); err != nil {
+			if hi, err = canonicalize(m.GetHigh(), w, func() string { return what() + " high" }); err != nil {
 				return nil, nil, "", err
 			}
 			flo, fhi := fixedWidth(lo, w), fixedWidth(hi, w)
 			if compareFixed(flo, fhi) > 0 {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: low 0x%x is above high 0x%x", what, lo, hi)
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: low 0x%x is above high 0x%x", what(), lo, hi)
 			}
 			if isZero(lo) && isAllOnes(fhi, w) {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: range covers every value (omit the field for a don't-care match)", what)
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: range covers every value (omit the field for a don't-care match)", what())
 			}
 			c = &p4v1.FieldMatch{FieldId: mf.GetId(), FieldMatchType: &p4v1.FieldMatch_Range_{Range: &p4v1.FieldMatch_Range{Low: lo, High: hi}}}
 			key[i] = MatchValue{Value: lo, High: hi}
@@ -164,7 +166,7 @@ func parseMatch(ti *tableInfo, te *p4v1.TableEntry) ([]*p4v1.FieldMatch, []Match
 		case MatchOptional:
 			m := fm.GetOptional()
 			if m == nil {
-				return nil, nil, "", errorf(codes.InvalidArgument, "%s: field is optional, got %s", what, matchTypeName(fm))
+				return nil, nil, "", errorf(codes.InvalidArgument, "%s: field is optional, got %s", what(), matchTypeName(fm))
 			}
 			var v []byte
 			if v, err = canonicalize(m.GetValue(), w, what); err != nil {
@@ -211,7 +213,7 @@ func parseActionParams(ai *actionInfo, a *p4v1.Action) (*p4v1.Action, *ActionCal
 		if args[i] != nil {
 			return nil, nil, errorf(codes.InvalidArgument, "action %q: param %q given twice", ai.name, ai.params[i].GetName())
 		}
-		v, err := canonicalize(prm.GetValue(), ai.params[i].GetBitwidth(), "action "+quote(ai.name)+" param "+quote(ai.params[i].GetName()))
+		v, err := canonicalize(prm.GetValue(), ai.params[i].GetBitwidth(), func() string { return "action " + quote(ai.name) + " param " + quote(ai.params[i].GetName()) })
 		if err != nil {
 			return nil, nil, err
 		}
@@ -354,7 +356,7 @@ func (p *pipeline) writeTableEntry(op p4v1.Update_Type, te *p4v1.TableEntry) err
 		}
 		p.ref(ti, pe.dev, 1)
 		pe.dev.SetCounter = false
-		ts.entries[pe.key] = &storedEntry{pb: pe.pb, dev: pe.dev}
+		ts.entries[pe.key] = &storedEntry{pb: pe.pb, dev: pe.dev, size: proto.Size(pe.pb)}
 		if p.dev == nil && te.GetCounterData() != nil {
 			p.pendingCounters[pe.key] = Counts{Bytes: te.GetCounterData().GetByteCount(), Packets: te.GetCounterData().GetPacketCount()}
 		}
@@ -376,7 +378,7 @@ func (p *pipeline) writeTableEntry(op p4v1.Update_Type, te *p4v1.TableEntry) err
 		p.ref(ti, pe.dev, 1)
 		p.ref(ti, old.dev, -1)
 		pe.dev.SetCounter = false
-		ts.entries[pe.key] = &storedEntry{pb: pe.pb, dev: pe.dev}
+		ts.entries[pe.key] = &storedEntry{pb: pe.pb, dev: pe.dev, size: proto.Size(pe.pb)}
 	case p4v1.Update_DELETE:
 		if old == nil {
 			return errorf(codes.NotFound, "table %q: entry %s does not exist", ti.name, describeMatch(ti, pe.pb))
