@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/p4evpn/p4evpn/evpn/route"
 )
@@ -263,12 +264,15 @@ func (d Destination) String() string {
 // FDBEntry forwards frames for MAC in BD. Pinned entries (static, sticky or
 // frozen duplicate MACs) must not be relearned by the data plane: a frame from
 // MAC on another AC raises no learn event and is dropped (RFC 7432 §15.2).
-// Key: A = BD, MAC.
+// A non-zero IdleTimeout asks the switch to age the entry itself: it raises
+// EventIdle when no frame from MAC arrived for that long (P4Runtime idle
+// timeout); it never deletes the entry on its own. Key: A = BD, MAC.
 type FDBEntry struct {
-	BD     BridgeDomainID
-	MAC    MAC
-	Dest   Destination
-	Pinned bool
+	BD          BridgeDomainID
+	MAC         MAC
+	Dest        Destination
+	Pinned      bool
+	IdleTimeout time.Duration
 }
 
 // Key implementations and references.
@@ -454,8 +458,12 @@ const (
 	// for (BD, MAC) or one pointing elsewhere (a new station or a move).
 	EventLearn EventKind = iota + 1
 	// EventActivity: MAC sent frames in BD since the last report (the
-	// source-MAC table's hit bit or idle-timeout refresh).
+	// source-MAC table's hit bit). A switch without idle timeouts reports
+	// each active learned MAC at least every ageing/2.
 	EventActivity
+	// EventIdle: the FDB entry of (BD, MAC) saw no frame for its
+	// IdleTimeout.
+	EventIdle
 )
 
 // Event is one data-plane observation (from a digest or an idle timeout).

@@ -85,7 +85,11 @@ type Config struct {
 	Core   Core
 	// MACAgeing is how long a local MAC lives without data-plane activity
 	// (default 300 s); ages are checked every MACAgeing/10.
-	MACAgeing          time.Duration
+	MACAgeing time.Duration
+	// SwitchAgeing hands ageing to the switch: learned FDB entries carry
+	// IdleTimeout = MACAgeing, the switch raises asic.EventIdle, and the
+	// PE's own sweep (driven by asic.EventActivity) is off.
+	SwitchAgeing       bool
 	DuplicateDetection DuplicateDetection
 	// ElectionTimer delays DF election after a new candidate appears
 	// (default 3 s, RFC 7432 §8.5).

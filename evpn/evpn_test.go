@@ -319,6 +319,34 @@ func TestMassWithdrawal_RFC7432_8_2(t *testing.T) {
 	}
 }
 
+// TestBackupPath_RFC7432_14_1_1: on a single-active remote segment the
+// primary's per-ES A-D withdrawal switches every MAC to the backup PE in
+// one write.
+func TestBackupPath_RFC7432_14_1_1(t *testing.T) {
+	h := newHarness(t, pe1Addr, nil)
+	h.singleHomed()
+	for _, p := range []route.Path{
+		perESPathFor(pe2Addr, esi1, 5001, true), perESPathFor(pe3Addr, esi1, 6001, true),
+		perEVIPathFor(pe2Addr, esi1, 3001), perEVIPathFor(pe3Addr, esi1, 4001),
+	} {
+		h.path(p)
+	}
+	for i := range 50 {
+		h.path(macPath(pe3Addr, route.MAC{2, 3, 0, 0, 0, byte(i)}, esi1, 4001, 0, false))
+	}
+	h.sw.TakeLog()
+	h.must(h.pe.HandleWithdraw(h.ctx, perESPathFor(pe3Addr, esi1, 0, true).NLRI))
+	log := h.sw.TakeLog()
+	if len(log) != 1 {
+		t.Fatalf("failover of 50 MACs wrote %v, want one group update", log)
+	}
+	g := log[0].Entity.(asic.AliasingGroup)
+	r, _ := h.sw.Get(asic.RemotePE{ID: g.Members[0]}.Key())
+	if !g.SingleActive || len(g.Members) != 1 || r.(asic.RemotePE).Address != pe2Addr {
+		t.Errorf("group after failover %+v, want single-active [%v]", g, pe2Addr)
+	}
+}
+
 func TestPeerDown_RFC7432_8_2(t *testing.T) {
 	h := newHarness(t, pe1Addr, nil)
 	h.singleHomed()
@@ -652,4 +680,32 @@ func TestRemoveEVI(t *testing.T) {
 	}
 	// The EVI can come back with the same labels and ids.
 	h.singleHomed()
+}
+
+func TestSwitchAgeing(t *testing.T) {
+	h := newHarness(t, pe1Addr, func(c *Config) { c.SwitchAgeing = true })
+	h.singleHomed()
+	h.learn(mac1, 1)
+	h.path(macPath(pe2Addr, mac2, route.ESI{}, 3001, 0, false))
+	if f, _ := h.fdb(mac1); f.IdleTimeout != DefaultMACAgeing {
+		t.Errorf("learned entry idle timeout %v, want %v", f.IdleTimeout, DefaultMACAgeing)
+	}
+	if f, _ := h.fdb(mac2); f.IdleTimeout != 0 {
+		t.Errorf("remote entry idle timeout %v, want none", f.IdleTimeout)
+	}
+	h.clock.Advance(time.Hour)
+	if _, ok := h.fdb(mac1); !ok {
+		t.Fatal("PE aged a MAC the switch ages")
+	}
+	h.must(h.pe.HandleSwitchEvent(h.ctx, asic.Event{Kind: asic.EventIdle, BD: 10, MAC: mac1}))
+	if _, ok := h.fdb(mac1); ok {
+		t.Error("idle MAC still installed")
+	}
+	if _, ok := h.sp.macRoute(mac1); ok {
+		t.Error("idle MAC still advertised")
+	}
+	h.must(h.pe.HandleSwitchEvent(h.ctx, asic.Event{Kind: asic.EventIdle, BD: 10, MAC: mac2}))
+	if _, ok := h.fdb(mac2); !ok {
+		t.Error("an idle report removed a remote MAC")
+	}
 }

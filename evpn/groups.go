@@ -138,7 +138,7 @@ func (pe *PE) rebind(b *binding, w groupWant) {
 	for mac, me := range b.evi.macs {
 		if me.binding == b && me.fwd.Kind == asic.ToAliasingGroup {
 			me.fwd.Group = ng.id
-			pe.write(asic.Set(asic.FDBEntry{BD: b.evi.bd, MAC: mac, Dest: me.fwd, Pinned: me.pinned}))
+			pe.write(asic.Set(pe.fdbEntry(b.evi, mac, me)))
 		}
 	}
 	pe.releaseGroup(old)

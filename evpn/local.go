@@ -9,8 +9,8 @@ import (
 )
 
 // HandleSwitchEvent takes one data-plane event: a learn (new station or a
-// station seen on another AC) or activity that keeps a local MAC from
-// ageing.
+// station seen on another AC), activity that keeps a local MAC from ageing,
+// or the switch's report that a learned MAC went idle (Config.SwitchAgeing).
 func (pe *PE) HandleSwitchEvent(ctx context.Context, ev asic.Event) error {
 	return pe.run(ctx, func() error {
 		e := pe.bds[ev.BD]
@@ -23,6 +23,13 @@ func (pe *PE) HandleSwitchEvent(ctx context.Context, ev asic.Event) error {
 		case asic.EventActivity:
 			if me := e.macs[ev.MAC]; me != nil && me.local != nil {
 				me.local.lastSeen = pe.cfg.Clock.Now()
+			}
+			return nil
+		case asic.EventIdle:
+			if me := e.learned[ev.MAC]; me != nil {
+				pe.counters.Aged++
+				pe.publishMAC(EventMACAged, e, ev.MAC, me)
+				pe.removeLocal(e, ev.MAC, me, "idle in the switch")
 			}
 			return nil
 		}

@@ -97,7 +97,7 @@ func (pe *PE) resolve(e *evi, mac route.MAC, me *macEntry) {
 	if me.frozen() && me.ownerValid() {
 		if !me.pinned {
 			me.pinned = true
-			pe.write(asic.Set(asic.FDBEntry{BD: e.bd, MAC: mac, Dest: me.fwd, Pinned: true}))
+			pe.write(asic.Set(pe.fdbEntry(e, mac, me)))
 		}
 		return
 	}
@@ -140,16 +140,26 @@ func (pe *PE) resolve(e *evi, mac route.MAC, me *macEntry) {
 		pe.recordMove(e, mac, me)
 	}
 	pinned = pinned || me.frozen()
+	idle := pe.cfg.SwitchAgeing && me.local != nil && !me.local.static
 	added := !me.hasOwner
-	if added || dest != me.fwd || pinned != me.pinned {
-		me.fwd, me.pinned = dest, pinned
-		pe.write(asic.Set(asic.FDBEntry{BD: e.bd, MAC: mac, Dest: dest, Pinned: pinned}))
+	if added || dest != me.fwd || pinned != me.pinned || idle != me.idle {
+		me.fwd, me.pinned, me.idle = dest, pinned, idle
+		pe.write(asic.Set(pe.fdbEntry(e, mac, me)))
 	}
 	me.ownerPE, me.ownerSeg, me.hasOwner, me.binding = ownerPE, ownerSeg, true, bind
 	if added {
 		pe.publishMAC(EventMACAdded, e, mac, me)
 	}
 	pe.advertiseMAC(e, mac, me)
+}
+
+// fdbEntry is the FDB entry the switch holds for a MAC.
+func (pe *PE) fdbEntry(e *evi, mac route.MAC, me *macEntry) asic.FDBEntry {
+	f := asic.FDBEntry{BD: e.bd, MAC: mac, Dest: me.fwd, Pinned: me.pinned}
+	if me.idle {
+		f.IdleTimeout = pe.cfg.MACAgeing
+	}
+	return f
 }
 
 // isMove reports whether a MAC changed PE other than within one segment.

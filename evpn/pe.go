@@ -199,6 +199,8 @@ type macEntry struct {
 	remotes []remotePath
 	fwd     asic.Destination
 	pinned  bool
+	// idle says the FDB entry carries the ageing idle timeout.
+	idle bool
 	// owner is where the MAC is: a remote PE (nil for this PE) and the
 	// segment (nil when single-homed). A change of owner is a move.
 	ownerPE  *remotePE
@@ -288,7 +290,9 @@ func New(cfg Config) (*PE, error) {
 	}
 	err := pe.run(ctx, func() error {
 		pe.addPort(cfg.Core.Port, asic.PortCore)
-		pe.ageTimer = pe.after(pe.cfg.MACAgeing/10, pe.ageSweep)
+		if !cfg.SwitchAgeing {
+			pe.ageTimer = pe.after(pe.cfg.MACAgeing/10, pe.ageSweep)
+		}
 		return nil
 	})
 	if err != nil {
@@ -765,7 +769,7 @@ func (pe *PE) desiredLocked() []asic.Entity {
 		out = append(out, asic.FloodGroup{BD: e.bd, Members: slices.Clone(e.flood)})
 		for mac, me := range e.macs {
 			if me.hasOwner {
-				out = append(out, asic.FDBEntry{BD: e.bd, MAC: mac, Dest: me.fwd, Pinned: me.pinned})
+				out = append(out, pe.fdbEntry(e, mac, me))
 			}
 		}
 	}
