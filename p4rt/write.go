@@ -29,7 +29,9 @@ func BatchSize(n int) WriteOption {
 }
 
 // Atomicity sets the batches' atomicity (default CONTINUE_ON_ERROR, the only
-// mode every target must support).
+// mode every target must support). It applies to each WriteRequest: a
+// Write that spans several batches or dependency steps is not atomic as a
+// whole.
 func Atomicity(a p4v1.WriteRequest_Atomicity) WriteOption {
 	return func(w *writeConfig) { w.atomicity = a }
 }
@@ -134,7 +136,8 @@ func (e *WriteError) GRPCStatus() *status.Status {
 //     keys);
 //   - then inserts and modifies of everything but groups and table entries
 //     (action profile members, multicast groups, clone sessions, digests,
-//     counters, meters), then of groups, then of table entries;
+//     counters, meters), then of groups, then of table entries, then of
+//     the entries' direct counters and meters;
 //   - then deletes of groups, then the remaining deletes (members, ...).
 //
 // Each step is sent in its own WriteRequests after the previous step has
@@ -165,6 +168,7 @@ const (
 	phaseLeaves
 	phaseGroups
 	phaseEntries
+	phaseDirectResources
 	phaseDeleteGroups
 	phaseDeleteLeaves
 	numPhases
@@ -183,6 +187,8 @@ func phaseOf(u *p4v1.Update) int {
 			return phaseDeleteGroups
 		}
 		return phaseGroups
+	case *p4v1.Entity_DirectCounterEntry, *p4v1.Entity_DirectMeterEntry:
+		return phaseDirectResources // they modify entries that must exist
 	}
 	if del {
 		return phaseDeleteLeaves

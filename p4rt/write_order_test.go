@@ -53,6 +53,12 @@ func TestWriteOrder(t *testing.T) {
 			want:      [][]int{{2}, {0, 1}, {3, 4}, {5}},
 		},
 		{
+			desc:      "direct counters after the entries they belong to",
+			updates:   []*p4v1.Update{u(mod, Entity(&p4v1.DirectCounterEntry{})), u(ins, entry)},
+			batchSize: 10,
+			want:      [][]int{{1}, {0}},
+		},
+		{
 			desc:      "empty",
 			batchSize: 3,
 		},
