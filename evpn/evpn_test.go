@@ -7,11 +7,13 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/p4evpn/p4evpn/asic"
+	"github.com/p4evpn/p4evpn/asic/memswitch"
 	"github.com/p4evpn/p4evpn/evpn/route"
 )
 
@@ -707,5 +709,69 @@ func TestSwitchAgeing(t *testing.T) {
 	h.must(h.pe.HandleSwitchEvent(h.ctx, asic.Event{Kind: asic.EventIdle, BD: 10, MAC: mac2}))
 	if _, ok := h.fdb(mac2); !ok {
 		t.Error("an idle report removed a remote MAC")
+	}
+}
+
+// flakySwitch loses the next failures Write batches, as a switch that
+// restarted or a dropped P4Runtime stream would.
+type flakySwitch struct {
+	*memswitch.Switch
+	mu       sync.Mutex
+	failures int
+}
+
+func (s *flakySwitch) Write(ctx context.Context, u []asic.Update) error {
+	s.mu.Lock()
+	fail := s.failures > 0
+	if fail {
+		s.failures--
+	}
+	s.mu.Unlock()
+	if fail {
+		return errors.New("switch unreachable")
+	}
+	return s.Switch.Write(ctx, u)
+}
+
+func TestRepairAfterFailedWrite(t *testing.T) {
+	sw := &flakySwitch{Switch: memswitch.New()}
+	clock := newFakeClock()
+	pe, err := New(Config{RouterID: pe1Addr, ASN: testASN, Labels: LabelRange{First: 1000, Last: 1999},
+		Core: Core{Port: corePort}, Speaker: newSpeaker(), Switch: sw, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pe.Close()
+	ctx := context.Background()
+	if err := pe.AddEVI(ctx, EVIConfig{ID: 10, BD: 10, ACs: []ACConfig{{ID: 1, Port: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	events, _ := pe.Subscribe(ctx, 8)
+	sw.mu.Lock()
+	sw.failures = 2 // the write and the first repair attempt
+	sw.mu.Unlock()
+	if err := pe.HandleSwitchEvent(ctx, asic.Event{Kind: asic.EventLearn, BD: 10, MAC: mac1, AC: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sw.Get(asic.FDBEntry{BD: 10, MAC: mac1}.Key()); ok {
+		t.Fatal("entry present although its write failed")
+	}
+	clock.Advance(RepairDelay) // repair attempt fails, another is scheduled
+	clock.Advance(RepairDelay)
+	if _, ok := sw.Get(asic.FDBEntry{BD: 10, MAC: mac1}.Key()); !ok {
+		t.Error("entry not repaired")
+	}
+	c := pe.Counters()
+	if c.SwitchWriteErrors != 2 || c.Repairs != 2 || c.RepairUpdates != 1 {
+		t.Errorf("counters %+v, want 2 write errors, 2 repairs, 1 repair update", c)
+	}
+	failed := 0
+	for len(events) > 0 {
+		if ev := <-events; ev.Kind == EventSwitchWriteFailed && ev.Err != nil {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("%d switch-write-failed events, want 2", failed)
 	}
 }

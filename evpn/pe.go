@@ -51,14 +51,19 @@ type PE struct {
 	ports     map[asic.PortID]asic.PortKind
 	timers    map[*peTimer]struct{}
 	ageTimer  *peTimer
-	counters  Counters
-	subs      map[*subscription]struct{}
+	// repairTimer is pending while a reconciliation is scheduled.
+	repairTimer *peTimer
+	counters    Counters
+	subs        map[*subscription]struct{}
 }
 
 // txn collects the output of one critical section.
 type txn struct {
 	updates []asic.Update
 	routes  []routeOp
+	// reconcile asks run to diff the switch against the desired state
+	// after the updates (the repair after a failed write).
+	reconcile bool
 }
 
 type routeOp struct {
@@ -324,7 +329,10 @@ func (pe *PE) Close() error {
 	return nil
 }
 
-// run executes fn under the lock, then flushes its output in order.
+// run executes fn under the lock, then flushes its output in order. A
+// failed switch write is recorded after the flush, once outMu is released
+// (taking mu while holding outMu would invert the lock order), and schedules
+// a repairing reconciliation.
 func (pe *PE) run(ctx context.Context, fn func() error) error {
 	pe.mu.Lock()
 	if pe.closed {
@@ -334,22 +342,70 @@ func (pe *PE) run(ctx context.Context, fn func() error) error {
 	err := fn()
 	tx := pe.tx
 	pe.tx = txn{}
+	var desired []asic.Entity
+	if tx.reconcile {
+		desired = pe.desiredLocked()
+	}
 	pe.outMu.Lock()
 	pe.mu.Unlock()
-	defer pe.outMu.Unlock()
-	pe.flush(ctx, tx)
+	res := pe.flush(ctx, tx)
+	if tx.reconcile {
+		res.reconciled = true
+		res.repairUpdates, res.repairErr = asic.Reconcile(ctx, pe.cfg.Switch, desired)
+	}
+	pe.outMu.Unlock()
+	if res.writeErr != nil || res.speakerErrs > 0 || res.reconciled {
+		pe.mu.Lock()
+		pe.record(res)
+		pe.mu.Unlock()
+	}
 	return err
 }
 
-func (pe *PE) flush(ctx context.Context, tx txn) {
-	if len(tx.updates) > 0 {
-		if err := pe.cfg.Switch.Write(ctx, tx.updates); err != nil {
-			pe.mu.Lock()
-			pe.counters.SwitchWriteErrors++
-			pe.publish(Event{Kind: EventSwitchWriteFailed, Err: err})
-			pe.mu.Unlock()
-			pe.log.Error("switch write failed; reconcile will repair", "updates", len(tx.updates), "err", err)
+// flushResult is what went wrong (or was repaired) in one flush.
+type flushResult struct {
+	writeErr      error
+	speakerErrs   int
+	reconciled    bool
+	repairUpdates int
+	repairErr     error
+}
+
+// RepairDelay is how long the PE waits after a failed switch write before
+// it reconciles the switch with its desired state (and between attempts).
+const RepairDelay = time.Second
+
+// record accounts a flush's failures; called with mu held.
+func (pe *PE) record(res flushResult) {
+	pe.counters.SpeakerErrors += uint64(res.speakerErrs)
+	if res.reconciled {
+		pe.counters.Repairs++
+		if res.repairErr == nil {
+			pe.counters.RepairUpdates += uint64(res.repairUpdates)
 		}
+	}
+	failed := res.writeErr
+	if res.repairErr != nil {
+		failed = res.repairErr
+	}
+	if failed == nil {
+		return
+	}
+	pe.counters.SwitchWriteErrors++
+	pe.publish(Event{Kind: EventSwitchWriteFailed, Err: failed})
+	pe.log.Error("switch write failed; reconciling", "after", RepairDelay, "err", failed)
+	if pe.repairTimer == nil && !pe.closed {
+		pe.repairTimer = pe.after(RepairDelay, func() {
+			pe.repairTimer = nil
+			pe.tx.reconcile = true
+		})
+	}
+}
+
+func (pe *PE) flush(ctx context.Context, tx txn) flushResult {
+	var res flushResult
+	if len(tx.updates) > 0 {
+		res.writeErr = pe.cfg.Switch.Write(ctx, tx.updates)
 	}
 	for _, op := range tx.routes {
 		var err error
@@ -362,12 +418,11 @@ func (pe *PE) flush(ctx context.Context, tx txn) {
 			err = pe.cfg.Speaker.Withdraw(ctx, op.withdraw)
 		}
 		if err != nil {
-			pe.mu.Lock()
-			pe.counters.SpeakerErrors++
-			pe.mu.Unlock()
+			res.speakerErrs++
 			pe.log.Error("speaker refused route", "route", what.String(), "withdraw", op.announce == nil, "err", err)
 		}
 	}
+	return res
 }
 
 func (pe *PE) write(u asic.Update) { pe.tx.updates = append(pe.tx.updates, u) }

@@ -23,7 +23,9 @@ type Counters struct {
 	LabelFallbacks    uint64 // per-EVI A-D labels replaced by another label of the PE
 	OwnRoutesIgnored  uint64 // own routes reflected back
 	RoutesNotImported uint64 // routes with no matching import route target
-	SwitchWriteErrors uint64 // failed switch batches
+	SwitchWriteErrors uint64 // failed switch batches (and failed repairs)
+	Repairs           uint64 // reconciliations run after a failed write
+	RepairUpdates     uint64 // updates the successful ones wrote
 	SpeakerErrors     uint64 // announcements or withdrawals the speaker refused
 	EventsDropped     uint64 // events a slow subscriber missed
 }
