@@ -1,11 +1,14 @@
 package p4rtserver
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	p4cfg "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -161,7 +164,9 @@ func testWriteErrorCodes(t *testing.T, tg *target) {
 		{"is_const set", update(p4v1.Update_INSERT, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{7})}, Action: action(tg.aDrop), IsConst: true})), codes.InvalidArgument},
 		{"insert default entry", update(p4v1.Update_INSERT, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, IsDefaultAction: true, Action: action(tg.aDrop)})), codes.InvalidArgument},
 		{"modify const default", update(p4v1.Update_MODIFY, tableEntity(&p4v1.TableEntry{TableId: tg.tACL, IsDefaultAction: true, Action: action(tg.aDrop)})), codes.PermissionDenied},
-		{"table-only action as default", update(p4v1.Update_MODIFY, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, IsDefaultAction: true, Action: action(tg.aSetPort, []byte{1})})), codes.OK},
+		{"table-only action as default", update(p4v1.Update_MODIFY, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, IsDefaultAction: true, Action: action(tg.aDrop)})), codes.PermissionDenied},
+		{"default entry with a match", update(p4v1.Update_MODIFY, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, IsDefaultAction: true, Match: []*p4v1.FieldMatch{exact(1, []byte{1})}, Action: action(tg.aSetPort, []byte{1})})), codes.InvalidArgument},
+		{"default entry set", update(p4v1.Update_MODIFY, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, IsDefaultAction: true, Action: action(tg.aSetPort, []byte{1})})), codes.OK},
 		{"direct action on indirect table", update(p4v1.Update_INSERT, entry(tg.tECMP, 0, action(tg.aNoAction), exact(1, []byte{2}))), codes.InvalidArgument},
 		{"missing member", update(p4v1.Update_INSERT, entry(tg.tECMP, 0, &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: 42}}, exact(1, []byte{2}))), codes.NotFound},
 		{"duplicate member", update(p4v1.Update_INSERT, mem(1)), codes.AlreadyExists},
@@ -710,5 +715,54 @@ func testPacketIO(t *testing.T, tg *target) {
 	}
 	if tg.fake != nil && len(tg.fake.packetOuts()) != 1 {
 		t.Errorf("device saw %d packet-outs, want only the good one", len(tg.fake.packetOuts()))
+	}
+}
+
+// Spec §15 RECONCILE_AND_COMMIT: the forwarding state survives a pipeline
+// whose ids changed, translated by name; state the new pipeline cannot hold
+// refuses the change and keeps the running one.
+func testReconcile(t *testing.T, tg *target) {
+	ready(t, tg)
+	if tg.name == "bmv2" {
+		t.Skip("BMv2 (PI) does not support RECONCILE_AND_COMMIT")
+	}
+	route := entry(tg.tRoute, 0, action(tg.aSetPort, []byte{7}), lpm(1, []byte{10, 0, 0, 0}, 8))
+	member := &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{
+		ActionProfileId: tg.pSel, MemberId: 1, Action: &p4v1.Action{ActionId: tg.aSetPort, Params: []*p4v1.Action_Param{{ParamId: 1, Value: []byte{2}}}}}}}
+	mcast := preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{
+		MulticastGroupId: 3, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_Port{Port: []byte{1}}}}}}})
+	cell := &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: tg.cPort, Index: &p4v1.Index{Index: 2}, Data: &p4v1.CounterData{ByteCount: 64, PacketCount: 1}}}}
+	tg.mustWrite(t, update(p4v1.Update_INSERT, route), update(p4v1.Update_INSERT, member), update(p4v1.Update_INSERT, mcast), update(p4v1.Update_MODIFY, cell))
+
+	// The new P4Info renumbers the route table.
+	cfg := proto.Clone(tg.pipelineConfig(9)).(*p4v1.ForwardingPipelineConfig)
+	const newRoute = 0x020000ee
+	for _, tb := range cfg.GetP4Info().GetTables() {
+		if tb.GetPreamble().GetId() == tg.tRoute {
+			tb.Preamble.Id = newRoute
+		}
+	}
+	// First a P4Info without the route table: refused, nothing changes.
+	noRoute := proto.Clone(cfg).(*p4v1.ForwardingPipelineConfig)
+	noRoute.P4Info.Tables = slices.DeleteFunc(noRoute.P4Info.Tables, func(tb *p4cfg.Table) bool { return tb.GetPreamble().GetId() == newRoute })
+	err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_RECONCILE_AND_COMMIT, noRoute)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "ingress.route") {
+		t.Errorf("reconcile to a pipeline without the route table: %v, want INVALID_ARGUMENT naming ingress.route", err)
+	}
+	if got, _ := tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tg.tRoute})); len(got) != 1 {
+		t.Errorf("after a refused reconcile: %d routes, want 1", len(got))
+	}
+
+	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_RECONCILE_AND_COMMIT, cfg); err != nil {
+		t.Fatalf("RECONCILE_AND_COMMIT: %v", err)
+	}
+	wantRoute := proto.Clone(route).(*p4v1.Entity)
+	wantRoute.GetTableEntry().TableId = newRoute
+	got, err := tg.read(t, tableEntity(&p4v1.TableEntry{}), member, mcast, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: tg.cPort, Index: &p4v1.Index{Index: 2}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*p4v1.Entity{wantRoute, member, mcast, cell}, got, protocmp.Transform(), cmpopts.SortSlices(entityLess)); diff != "" {
+		t.Errorf("state after RECONCILE_AND_COMMIT (-want +got):\n%s", diff)
 	}
 }

@@ -109,7 +109,16 @@ func (s *Server) SetForwardingPipelineConfig(_ context.Context, req *p4v1.SetFor
 		}
 		return ok(s.commit(s.pending))
 	case p4v1.SetForwardingPipelineConfigRequest_RECONCILE_AND_COMMIT:
-		return ok(errorf(codes.Unimplemented, "RECONCILE_AND_COMMIT is not supported: use VERIFY_AND_COMMIT (forwarding state is cleared)"))
+		p, err := s.prepare(req.GetConfig())
+		if err != nil {
+			return ok(err)
+		}
+		if s.running != nil {
+			if err := p.adopt(s.running); err != nil {
+				return ok(err)
+			}
+		}
+		return ok(s.commit(p))
 	}
 	return ok(errorf(codes.InvalidArgument, "unknown action %v", req.GetAction()))
 }

@@ -31,6 +31,7 @@ var suite = []struct {
 	{"PipelineConfig", testPipelineConfig},
 	{"Digests", testDigests},
 	{"PacketIO", testPacketIO},
+	{"Reconcile", testReconcile},
 }
 
 const (

@@ -108,7 +108,7 @@ control ingress(inout headers_t hdr, inout meta_t meta, inout standard_metadata_
 
     table fwd {
         key = { hdr.ethernet.dst_addr: exact; }
-        actions = { set_port; drop; @defaultonly NoAction; }
+        actions = { set_port; @tableonly drop; @defaultonly NoAction; }
         counters = fwd_counter;
         size = 4;
         default_action = NoAction();
