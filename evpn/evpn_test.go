@@ -775,3 +775,71 @@ func TestRepairAfterFailedWrite(t *testing.T) {
 		t.Errorf("%d switch-write-failed events, want 2", failed)
 	}
 }
+
+// TestConcurrentUse drives one PE from several goroutines (BGP, data plane,
+// telemetry) with the real clock; run with -race. The final state must be
+// complete and agree with the snapshot.
+func TestConcurrentUse(t *testing.T) {
+	sw := memswitch.New()
+	pe, err := New(Config{RouterID: pe1Addr, ASN: testASN, Labels: LabelRange{First: 1000, Last: 1999},
+		Core: Core{Port: corePort}, Speaker: newSpeaker(), Switch: sw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := pe.AddEVI(ctx, EVIConfig{ID: 10, BD: 10, ACs: []ACConfig{{ID: 1, Port: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	events, _ := pe.Subscribe(ctx, 16)
+	var wg sync.WaitGroup
+	const per = 200
+	for g := range 3 {
+		wg.Go(func() {
+			from := netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + g)})
+			for i := range per {
+				if err := pe.HandlePath(ctx, macPath(from, route.MAC{2, byte(g), 0, 0, byte(i >> 8), byte(i)}, route.ESI{}, 3001, 0, false)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range per {
+			if err := pe.HandleSwitchEvent(ctx, asic.Event{Kind: asic.EventLearn, BD: 10, MAC: route.MAC{2, 9, 0, 0, byte(i >> 8), byte(i)}, AC: 1}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for range 50 {
+			if _, err := pe.MACTable(10); err != nil {
+				t.Error(err)
+				return
+			}
+			_ = pe.Segments()
+			_ = pe.Counters()
+		}
+	})
+	drained := make(chan struct{})
+	go func() {
+		for range events { // until Close closes the channel
+		}
+		close(drained)
+	}()
+	wg.Wait()
+	if got, want := len(sw.Entities(asic.KindFDBEntry)), 4*per; got != want {
+		t.Errorf("%d FDB entries, want %d", got, want)
+	}
+	if n, err := pe.Reconcile(ctx); err != nil || n != 0 {
+		t.Errorf("Reconcile: %d updates, %v; want 0", n, err)
+	}
+	if err := pe.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-drained
+	if err := pe.HandlePath(ctx, macPath(pe2Addr, mac1, route.ESI{}, 1, 0, false)); !errors.Is(err, ErrClosed) {
+		t.Errorf("HandlePath after Close: %v, want ErrClosed", err)
+	}
+}
