@@ -843,3 +843,91 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("HandlePath after Close: %v, want ErrClosed", err)
 	}
 }
+
+// inEVI moves a test path built for EVI 10 into EVI evi (RD and RT).
+func inEVI(p route.Path, evi uint16) route.Path {
+	from := p.Attrs.NextHop
+	p.Attrs.RouteTargets = []route.RouteTarget{route.AutoRouteTarget(testASN, uint32(evi))}
+	switch n := p.NLRI.(type) {
+	case route.MACIP:
+		n.RD = rd(from, evi)
+		p.NLRI = n
+	case route.EthernetAD:
+		if !n.PerES() {
+			n.RD = rd(from, evi)
+		}
+		p.NLRI = n
+	}
+	return p
+}
+
+// TestAliasingGroupSharing_RFC7432_8_4: EVIs with the same members share
+// one group; a per-EVI A-D withdrawal splits only that EVI off, and a
+// per-ES A-D withdrawal then rewrites each remaining group once.
+func TestAliasingGroupSharing_RFC7432_8_4(t *testing.T) {
+	h := newHarness(t, pe1Addr, nil)
+	h.singleHomed()
+	h.must(h.pe.AddEVI(h.ctx, EVIConfig{ID: 11, BD: 11, ACs: []ACConfig{{ID: 3, Port: 1, VLAN: 11}}}))
+	for _, from := range []netip.Addr{pe2Addr, pe3Addr} {
+		h.path(perESPathFor(from, esi1, 5001, false))
+		for _, evi := range []uint16{10, 11} {
+			h.path(inEVI(perEVIPathFor(from, esi1, 3001), evi))
+		}
+	}
+	for i := range 10 {
+		for _, evi := range []uint16{10, 11} {
+			h.path(inEVI(macPath(pe2Addr, route.MAC{2, byte(evi), 0, 0, 0, byte(i)}, esi1, 3001, 0, false), evi))
+		}
+	}
+	if got := len(h.sw.Entities(asic.KindAliasingGroup)); got != 1 {
+		t.Fatalf("%d aliasing groups, want 1 shared by both EVIs", got)
+	}
+	h.sw.TakeLog()
+	h.must(h.pe.HandleWithdraw(h.ctx, inEVI(perEVIPathFor(pe3Addr, esi1, 0), 11).NLRI))
+	log := h.sw.TakeLog()
+	fdb := 0
+	for _, u := range log {
+		if u.Entity.Key().Kind == asic.KindFDBEntry {
+			fdb++
+		}
+	}
+	if fdb != 10 {
+		t.Errorf("split wrote %d FDB entries, want EVI 11's 10: %v", fdb, log)
+	}
+	want := map[asic.BridgeDomainID][]netip.Addr{10: {pe2Addr, pe3Addr}, 11: {pe2Addr}}
+	for bd, members := range want {
+		if got := h.group(t, route.MAC{2, byte(bd), 0, 0, 0, 3}, bd); !slices.Equal(got, members) {
+			t.Errorf("bd %d group %v, want %v", bd, got, members)
+		}
+	}
+	h.must(h.pe.HandleWithdraw(h.ctx, perESPathFor(pe3Addr, esi1, 0, false).NLRI))
+	log = h.sw.TakeLog()
+	if len(log) != 1 || log[0].Entity.Key().Kind != asic.KindAliasingGroup {
+		t.Errorf("per-ES withdrawal wrote %v, want EVI 10's group only", log)
+	}
+	if got := h.group(t, route.MAC{2, 10, 0, 0, 0, 3}, 10); !slices.Equal(got, []netip.Addr{pe2Addr}) {
+		t.Errorf("bd 10 group %v, want [%v]", got, pe2Addr)
+	}
+}
+
+// TestFrozenOwnerGone_RFC7432_15_1: a frozen MAC stays where it was frozen
+// until that route goes away; then it follows what is left.
+func TestFrozenOwnerGone_RFC7432_15_1(t *testing.T) {
+	h := newHarness(t, pe1Addr, func(c *Config) { c.DuplicateDetection.Moves = 2 })
+	h.singleHomed()
+	h.path(macPath(pe2Addr, mac1, route.ESI{}, 3001, 1, false))
+	h.path(macPath(pe3Addr, mac1, route.ESI{}, 4001, 2, false)) // move 1
+	h.path(macPath(pe2Addr, mac1, route.ESI{}, 3001, 3, false)) // move 2: frozen at PE2
+	tbl, _ := h.pe.MACTable(10)
+	if !tbl[0].Frozen || tbl[0].Peer != pe2Addr {
+		t.Fatalf("table %+v, want frozen at PE2", tbl)
+	}
+	h.path(macPath(pe3Addr, mac1, route.ESI{}, 4001, 4, false))
+	if f, _ := h.fdb(mac1); f.Dest.Label != 3001 || !f.Pinned {
+		t.Errorf("FDB %+v moved while frozen, want pinned to PE2 (label 3001)", f)
+	}
+	h.must(h.pe.HandleWithdraw(h.ctx, route.MACIP{RD: rd(pe2Addr, 10), MAC: mac1}))
+	if f, _ := h.fdb(mac1); f.Dest.Label != 4001 {
+		t.Errorf("FDB %+v after PE2 withdrew, want PE3 (label 4001)", f)
+	}
+}
