@@ -7,7 +7,6 @@ import (
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -79,8 +78,8 @@ func (a *arbiter) update(c *controller, m *p4v1.MasterArbitrationUpdate) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	roleName := m.GetRole().GetName()
-	if m.GetRole().GetId() != 0 {
-		return errorf(codes.InvalidArgument, "arbitration: role id %d: numeric role ids are deprecated and not supported, use role.name", m.GetRole().GetId())
+	if arbitrationRoleID(m.GetRole()) != 0 {
+		return errorf(codes.InvalidArgument, "arbitration: role id %d: numeric role ids are deprecated and not supported, use role.name", arbitrationRoleID(m.GetRole()))
 	}
 	if !c.arbitrated {
 		if m.GetDeviceId() != a.deviceID {
@@ -273,12 +272,4 @@ func (o *outbox) takeControls() []*p4v1.StreamMessageResponse {
 	c := o.controls
 	o.controls = nil
 	return c
-}
-
-// cloneResponse copies m for a second receiver: gRPC marshals messages on
-// Send, and a message must not be marshalled while another goroutine holds it.
-// Messages are immutable once queued, so sharing is safe; this exists for
-// callers that mutate after queuing.
-func cloneResponse(m *p4v1.StreamMessageResponse) *p4v1.StreamMessageResponse {
-	return proto.Clone(m).(*p4v1.StreamMessageResponse)
 }

@@ -278,7 +278,7 @@ func testReadBackEqualsWritten(t *testing.T, tg *target) {
 		ActionProfileId: tg.pSel, GroupId: 9, MaxSize: 4, Members: []*p4v1.ActionProfileGroup_Member{{MemberId: 3, Weight: 1}}}}}
 	entities := []*p4v1.Entity{
 		tg.fwdEntry(1, []byte{1}),
-		tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{0x0a, 0, 0, 0, 0, 2})}, Action: action(tg.aDrop), Metadata: []byte("cookie"), ControllerMetadata: 77}),
+		withControllerMetadata(tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{0x0a, 0, 0, 0, 0, 2})}, Action: action(tg.aDrop), Metadata: []byte("cookie")}), 77),
 		entry(tg.tACL, 10, action(tg.aSetPort, []byte{1, 0xff}), ternary(1, []byte{8, 0}, []byte{0xff, 0xff}), lpm(2, []byte{10, 1, 0, 0}, 16), rangeM(3, []byte{1}, []byte{0x0a}), optional(4, []byte{3})),
 		entry(tg.tACL, 20, action(tg.aDrop), optional(4, []byte{0})),
 		entry(tg.tRoute, 0, action(tg.aSetPort, []byte{7}), lpm(1, []byte{192, 168, 0, 0}, 16)),
@@ -287,7 +287,7 @@ func testReadBackEqualsWritten(t *testing.T, tg *target) {
 		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{
 			MulticastGroupId: 5, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_Port{Port: []byte{1}}, Instance: 1}, {PortKind: &p4v1.Replica_Port{Port: []byte{2}}, Instance: 1}}, Metadata: []byte("bd5")}}}),
 		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{
-			MulticastGroupId: 6, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_EgressPort{EgressPort: 3}}}}}}),
+			MulticastGroupId: 6, Replicas: []*p4v1.Replica{{PortKind: newReplicaEgressPort(3)}}}}}),
 		preEntity(&p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_CloneSessionEntry{CloneSessionEntry: &p4v1.CloneSessionEntry{
 			SessionId: 2, Replicas: []*p4v1.Replica{{PortKind: &p4v1.Replica_Port{Port: []byte{0x01, 0x00}}}}, ClassOfService: 1, PacketLengthBytes: 128}}}),
 		{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: tg.dMacLearn, Config: &p4v1.DigestEntry_Config{MaxTimeoutNs: 1e6, MaxListSize: 10, AckTimeoutNs: 1e9}}}},
@@ -765,4 +765,9 @@ func testReconcile(t *testing.T, tg *target) {
 	if diff := cmp.Diff([]*p4v1.Entity{wantRoute, member, mcast, cell}, got, protocmp.Transform(), cmpopts.SortSlices(entityLess)); diff != "" {
 		t.Errorf("state after RECONCILE_AND_COMMIT (-want +got):\n%s", diff)
 	}
+}
+
+func withControllerMetadata(e *p4v1.Entity, v uint64) *p4v1.Entity {
+	setControllerMetadata(e.GetTableEntry(), v)
+	return e
 }

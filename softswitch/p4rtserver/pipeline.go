@@ -479,7 +479,7 @@ func replicas(rs []*p4v1.Replica, what string) ([]Replica, error) {
 				port = port<<8 | uint32(c)
 			}
 		case *p4v1.Replica_EgressPort:
-			port = pk.EgressPort
+			port = replicaEgressPort(pk)
 		default:
 			return nil, errorf(codes.InvalidArgument, "%s replica %d: port is missing", what, i)
 		}
@@ -508,7 +508,7 @@ func canonicalReplicas(rs []*p4v1.Replica) []*p4v1.Replica {
 		case *p4v1.Replica_Port:
 			c.PortKind = &p4v1.Replica_Port{Port: trimCanonical(pk.Port)}
 		case *p4v1.Replica_EgressPort:
-			c.PortKind = &p4v1.Replica_EgressPort{EgressPort: pk.EgressPort}
+			c.PortKind = newReplicaEgressPort(replicaEgressPort(pk))
 		}
 		out[i] = c
 	}

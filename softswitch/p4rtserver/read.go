@@ -217,7 +217,7 @@ func (p *pipeline) readTableEntries(q *p4v1.TableEntry, out *readOut) error {
 			if q.GetPriority() != 0 && e.pb.GetPriority() != q.GetPriority() {
 				continue
 			}
-			if q.GetControllerMetadata() != 0 && e.pb.GetControllerMetadata() != q.GetControllerMetadata() {
+			if controllerMetadata(q) != 0 && controllerMetadata(e.pb) != controllerMetadata(q) {
 				continue
 			}
 			if len(q.GetMetadata()) > 0 && !bytes.Equal(e.pb.GetMetadata(), q.GetMetadata()) {
@@ -266,11 +266,13 @@ func (p *pipeline) entryCounter(ti *tableInfo, e *storedEntry) (*p4v1.CounterDat
 // shallowEntry copies the fields of a stored entry into a new message that
 // can take counter data; the match and action are shared (immutable).
 func shallowEntry(te *p4v1.TableEntry) *p4v1.TableEntry {
-	return &p4v1.TableEntry{
+	out := &p4v1.TableEntry{
 		TableId: te.GetTableId(), Match: te.GetMatch(), Action: te.GetAction(), Priority: te.GetPriority(),
-		ControllerMetadata: te.GetControllerMetadata(), Metadata: te.GetMetadata(),
+		Metadata: te.GetMetadata(), IsConst: te.GetIsConst(),
 		IsDefaultAction: te.GetIsDefaultAction(), IdleTimeoutNs: te.GetIdleTimeoutNs(),
 	}
+	setControllerMetadata(out, controllerMetadata(te))
+	return out
 }
 
 func (p *pipeline) readCounters(q *p4v1.CounterEntry, out *readOut) error {

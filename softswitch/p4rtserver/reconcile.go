@@ -92,7 +92,8 @@ func (p *pipeline) adopt(old *pipeline) error {
 				return fail(what+" default entry", err)
 			}
 			nd := &p4v1.TableEntry{TableId: nti.p.GetPreamble().GetId(), IsDefaultAction: true, Action: &p4v1.TableAction{Type: &p4v1.TableAction_Action{Action: a}},
-				ControllerMetadata: d.GetControllerMetadata(), Metadata: d.GetMetadata()}
+				Metadata: d.GetMetadata()}
+			setControllerMetadata(nd, controllerMetadata(d))
 			if err := apply(what+" default entry", &p4v1.Update{Type: p4v1.Update_MODIFY, Entity: tableEntity(nd)}); err != nil {
 				return err
 			}

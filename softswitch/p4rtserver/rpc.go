@@ -17,8 +17,8 @@ func (s *Server) Write(_ context.Context, req *p4v1.WriteRequest) (*p4v1.WriteRe
 	if req.GetDeviceId() != s.deviceID {
 		return nil, rpcError(s.unknownDevice(req.GetDeviceId()))
 	}
-	if req.GetRoleId() != 0 {
-		return nil, rpcError(errorf(codes.InvalidArgument, "role_id %d: numeric role ids are deprecated and not supported, use role", req.GetRoleId()))
+	if writeRoleID(req) != 0 {
+		return nil, rpcError(errorf(codes.InvalidArgument, "role_id %d: numeric role ids are deprecated and not supported, use role", writeRoleID(req)))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -315,8 +315,9 @@ func (p *pipeline) parseTableEntry(te *p4v1.TableEntry, op p4v1.Update_Type) (*t
 	pe := &parsedEntry{key: k, dev: &Entry{Key: key, Priority: te.GetPriority()}}
 	pe.pb = &p4v1.TableEntry{
 		TableId: te.GetTableId(), Match: match, Priority: te.GetPriority(),
-		ControllerMetadata: te.GetControllerMetadata(), Metadata: te.GetMetadata(), IdleTimeoutNs: te.GetIdleTimeoutNs(),
+		Metadata: te.GetMetadata(), IdleTimeoutNs: te.GetIdleTimeoutNs(),
 	}
+	setControllerMetadata(pe.pb, controllerMetadata(te))
 	if op == p4v1.Update_DELETE {
 		return ts, pe, nil
 	}
@@ -433,9 +434,10 @@ func (p *pipeline) writeDefaultEntry(ts *tableStore, op p4v1.Update_Type, te *p4
 	}
 	ts.defaultEntry = &p4v1.TableEntry{
 		TableId: te.GetTableId(), IsDefaultAction: true,
-		Action:             &p4v1.TableAction{Type: &p4v1.TableAction_Action{Action: canon}},
-		ControllerMetadata: te.GetControllerMetadata(), Metadata: te.GetMetadata(),
+		Action:   &p4v1.TableAction{Type: &p4v1.TableAction_Action{Action: canon}},
+		Metadata: te.GetMetadata(),
 	}
+	setControllerMetadata(ts.defaultEntry, controllerMetadata(te))
 	return nil
 }
 
