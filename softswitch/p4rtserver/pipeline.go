@@ -113,6 +113,9 @@ func (p *pipeline) commit(dev Device) error {
 	}
 	for _, ts := range p.tables {
 		for k, e := range ts.entries {
+			if e.program {
+				continue
+			}
 			ent := *e.dev
 			if c, ok := p.pendingCounters[k]; ok {
 				ent.Counter, ent.SetCounter = c, true
@@ -188,7 +191,7 @@ func (p *pipeline) adoptProgramEntries(dev Device) error {
 			if err != nil {
 				return errorf(codes.InvalidArgument, "table %q: program entry %d: %w", ti.name, i, err)
 			}
-			ts.entries[k] = &storedEntry{pb: te, dev: e, size: proto.Size(te)}
+			ts.entries[k] = &storedEntry{pb: te, dev: e, size: proto.Size(te), program: true}
 		}
 	}
 	return nil

@@ -73,6 +73,9 @@ func (p *pipeline) adopt(old *pipeline) error {
 		}
 		for _, k := range slices.Sorted(maps.Keys(ts.entries)) {
 			e := ts.entries[k]
+			if e.program {
+				continue // the new program brings its own initial entries
+			}
 			te, err := tr.tableEntry(e.pb, nti)
 			if err != nil {
 				return fail(what+" entry "+describeMatch(ts.info, e.pb), err)

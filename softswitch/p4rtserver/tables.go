@@ -26,6 +26,9 @@ type storedEntry struct {
 	pb   *p4v1.TableEntry
 	dev  *Entry
 	size int // proto.Size(pb), for sizing Read responses
+	// program marks an entry the program declared (const or initial): the
+	// data plane has it from the start, so it is never replayed.
+	program bool
 }
 
 // parsedEntry is a validated TableEntry.
@@ -378,8 +381,11 @@ func (p *pipeline) writeTableEntry(op p4v1.Update_Type, te *p4v1.TableEntry) err
 		}
 		p.ref(ti, pe.dev, 1)
 		p.ref(ti, old.dev, -1)
+		if p.dev == nil && pe.dev.SetCounter {
+			p.pendingCounters[pe.key] = pe.dev.Counter
+		}
 		pe.dev.SetCounter = false
-		ts.entries[pe.key] = &storedEntry{pb: pe.pb, dev: pe.dev, size: proto.Size(pe.pb)}
+		ts.entries[pe.key] = &storedEntry{pb: pe.pb, dev: pe.dev, size: proto.Size(pe.pb), program: old.program}
 	case p4v1.Update_DELETE:
 		if old == nil {
 			return errorf(codes.NotFound, "table %q: entry %s does not exist", ti.name, describeMatch(ti, pe.pb))

@@ -137,6 +137,15 @@ control ingress(inout headers_t hdr, inout meta_t meta, inout standard_metadata_
         size = 64;
     }
 
+    table port_kind {
+        key = { sm.ingress_port: exact; }
+        actions = { set_port; NoAction; }
+        const entries = {
+            9w1 : set_port(9w2);
+        }
+        default_action = NoAction();
+    }
+
     apply {
         if (hdr.packet_out.isValid()) {
             if (hdr.packet_out.egress_port == 0) {
@@ -150,6 +159,7 @@ control ingress(inout headers_t hdr, inout meta_t meta, inout standard_metadata_
             return;
         }
         port_counter.count((bit<32>) sm.ingress_port[2:0]);
+        port_kind.apply();
         fwd.apply();
         acl.apply();
         route.apply();
