@@ -382,7 +382,69 @@ func (sess *session) flush() error {
 		return nil
 	}
 	sess.pending = nil
+	factorPrefix(p)
 	return sess.stream.Send(&gpb.SubscribeResponse{Response: &gpb.SubscribeResponse_Update{Update: p}})
+}
+
+// factorPrefix moves the elements every path of n shares into n's prefix:
+// one MAC entry's leaves then carry "state/age" instead of eight elements
+// with keys each, which halves what the client decodes.
+func factorPrefix(n *gpb.Notification) {
+	var common []*gpb.PathElem
+	first := true
+	visit := func(p *gpb.Path) {
+		if first {
+			common, first = p.GetElem(), false
+			return
+		}
+		i := 0
+		for i < len(common) && i < len(p.GetElem()) && sameElem(common[i], p.GetElem()[i]) {
+			i++
+		}
+		common = common[:i]
+	}
+	for _, u := range n.Update {
+		visit(u.GetPath())
+	}
+	for _, d := range n.Delete {
+		visit(d)
+	}
+	// Keep at least one element in each path: a leaf's name.
+	for _, u := range n.Update {
+		common = common[:min(len(common), len(u.GetPath().GetElem())-1)]
+	}
+	for _, d := range n.Delete {
+		common = common[:min(len(common), len(d.GetElem())-1)]
+	}
+	if len(common) == 0 {
+		return
+	}
+	pre := &gpb.Path{Elem: common}
+	if n.Prefix != nil {
+		pre.Target = n.Prefix.GetTarget()
+	}
+	n.Prefix = pre
+	for i, u := range n.Update {
+		n.Update[i] = &gpb.Update{Path: &gpb.Path{Elem: u.GetPath().GetElem()[len(common):]}, Val: u.GetVal(), Duplicates: u.GetDuplicates()}
+	}
+	for i, d := range n.Delete {
+		n.Delete[i] = &gpb.Path{Elem: d.GetElem()[len(common):]}
+	}
+}
+
+func sameElem(a, b *gpb.PathElem) bool {
+	if a == b {
+		return true
+	}
+	if a.GetName() != b.GetName() || len(a.GetKey()) != len(b.GetKey()) {
+		return false
+	}
+	for k, v := range a.GetKey() {
+		if b.GetKey()[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 func (sess *session) sendSync() error {
