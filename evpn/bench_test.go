@@ -69,8 +69,10 @@ func heapInUse() uint64 {
 // rate and the heap evpn/ holds per MAC. The 1M case is meant for
 // -benchtime=1x.
 func BenchmarkRemoteMACInstall(b *testing.B) {
-	for _, sz := range []struct{ macs, evis int }{{10_000, 10}, {1_000_000, 1_000}} {
-		b.Run(fmt.Sprintf("%dMACs_%dEVIs", sz.macs, sz.evis), func(b *testing.B) {
+	for _, sz := range []struct{ macs, evis, batch int }{
+		{10_000, 10, 1}, {1_000_000, 1_000, 1}, {1_000_000, 1_000, 256},
+	} {
+		b.Run(fmt.Sprintf("%dMACs_%dEVIs_batch%d", sz.macs, sz.evis, sz.batch), func(b *testing.B) {
 			ctx := context.Background()
 			remotes := []netip.Addr{pe2Addr, pe3Addr, netip.MustParseAddr("192.0.2.4")}
 			var rate, perMAC float64
@@ -79,19 +81,30 @@ func BenchmarkRemoteMACInstall(b *testing.B) {
 				before := heapInUse()
 				sw := &countingSwitch{}
 				pe := benchPE(b, sw, sz.evis)
+				batch := make([]route.Path, 0, sz.batch)
 				b.StartTimer()
 				start := time.Now()
 				for i := 0; i < sz.macs; i++ {
 					evi := uint32(i%sz.evis) + 1
 					from := remotes[i%len(remotes)]
 					m := route.MAC{2, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i), 1}
-					p := route.Path{
+					batch = append(batch, route.Path{
 						NLRI:  route.MACIP{RD: route.AutoRD(from, uint16(evi)), MAC: m, Label1: 5000 + evi},
 						Attrs: route.Attributes{NextHop: from, RouteTargets: []route.RouteTarget{route.AutoRouteTarget(testASN, evi)}},
+					})
+					if len(batch) < sz.batch && i < sz.macs-1 {
+						continue
 					}
-					if err := pe.HandlePath(ctx, p); err != nil {
+					var err error
+					if sz.batch == 1 {
+						err = pe.HandlePath(ctx, batch[0])
+					} else {
+						err = pe.HandlePaths(ctx, batch)
+					}
+					if err != nil {
 						b.Fatal(err)
 					}
+					batch = batch[:0]
 				}
 				elapsed := time.Since(start)
 				b.StopTimer()

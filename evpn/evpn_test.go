@@ -931,3 +931,25 @@ func TestFrozenOwnerGone_RFC7432_15_1(t *testing.T) {
 		t.Errorf("FDB %+v after PE2 withdrew, want PE3 (label 4001)", f)
 	}
 }
+
+func TestHandlePaths(t *testing.T) {
+	h := newHarness(t, pe1Addr, nil)
+	h.singleHomed()
+	bad := imetPathFor(pe2Addr, 1)
+	bad.Attrs.PMSI = nil
+	before, _ := h.sw.Stats()
+	err := h.pe.HandlePaths(h.ctx, []route.Path{
+		macPath(pe2Addr, mac1, route.ESI{}, 3001, 0, false), bad, {}, macPath(pe3Addr, mac2, route.ESI{}, 4001, 0, false),
+	})
+	if err == nil || !strings.Contains(err.Error(), "PMSI") || !strings.Contains(err.Error(), "nil NLRI") {
+		t.Errorf("HandlePaths: %v, want errors for the IMET without PMSI and the nil NLRI", err)
+	}
+	_, ok1 := h.fdb(mac1)
+	_, ok2 := h.fdb(mac2)
+	if !ok1 || !ok2 {
+		t.Errorf("good paths installed: %v %v, want both despite the bad ones", ok1, ok2)
+	}
+	if after, _ := h.sw.Stats(); after-before != 1 {
+		t.Errorf("HandlePaths wrote %d switch batches, want 1", after-before)
+	}
+}

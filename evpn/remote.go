@@ -22,6 +22,26 @@ func (pe *PE) HandlePath(ctx context.Context, p route.Path) error {
 	return pe.run(ctx, func() error { return pe.handlePath(p) })
 }
 
+// HandlePaths is HandlePath for a burst of paths (a BGP UPDATE storm after
+// a session comes up): one lock hold and one switch batch for all of them.
+// A path that fails is skipped; the errors are joined, each naming its
+// route.
+func (pe *PE) HandlePaths(ctx context.Context, paths []route.Path) error {
+	return pe.run(ctx, func() error {
+		var errs []error
+		for _, p := range paths {
+			if p.NLRI == nil {
+				errs = append(errs, errors.New("handle path: nil NLRI"))
+				continue
+			}
+			if err := pe.handlePath(p); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
 // HandleWithdraw takes the withdrawal of the path with n's key. The ESI and
 // label fields of n are ignored: they are not part of the key.
 func (pe *PE) HandleWithdraw(ctx context.Context, n route.NLRI) error {
