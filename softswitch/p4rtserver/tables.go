@@ -95,7 +95,11 @@ func parseMatch(ti *tableInfo, te *p4v1.TableEntry) ([]*p4v1.FieldMatch, []Match
 			if v, err = canonicalize(m.GetValue(), w, what); err != nil {
 				return nil, nil, "", err
 			}
-			c = &p4v1.FieldMatch{FieldId: mf.GetId(), FieldMatchType: &p4v1.FieldMatch_Exact_{Exact: &p4v1.FieldMatch_Exact{Value: v}}}
+			if len(v) == len(m.GetValue()) && len(fm.ProtoReflect().GetUnknown()) == 0 {
+				c = fm // already canonical: the request is ours to keep
+			} else {
+				c = &p4v1.FieldMatch{FieldId: mf.GetId(), FieldMatchType: &p4v1.FieldMatch_Exact_{Exact: &p4v1.FieldMatch_Exact{Value: v}}}
+			}
 			key[i] = MatchValue{Value: v}
 			put(v)
 		case MatchLPM:
@@ -222,11 +226,22 @@ func parseActionParams(ai *actionInfo, a *p4v1.Action) (*p4v1.Action, *ActionCal
 		}
 		args[i] = v
 	}
-	canon := &p4v1.Action{ActionId: a.GetActionId()}
+	// A request already canonical, in order, is kept as it is: gRPC hands
+	// the server its own copy, and it saves allocations per entry.
+	reuse := len(a.GetParams()) == len(args) && len(a.ProtoReflect().GetUnknown()) == 0
 	for i, v := range args {
 		if v == nil {
 			return nil, nil, errorf(codes.InvalidArgument, "action %q: param %q is missing", ai.name, ai.params[i].GetName())
 		}
+		if reuse && (a.GetParams()[i].GetParamId() != ai.params[i].GetId() || len(a.GetParams()[i].GetValue()) != len(v)) {
+			reuse = false
+		}
+	}
+	if reuse {
+		return a, &ActionCall{Name: ai.name, Args: args}, nil
+	}
+	canon := &p4v1.Action{ActionId: a.GetActionId()}
+	for i, v := range args {
 		canon.Params = append(canon.Params, &p4v1.Action_Param{ParamId: ai.params[i].GetId(), Value: v})
 	}
 	return canon, &ActionCall{Name: ai.name, Args: args}, nil
