@@ -179,6 +179,9 @@ type SegmentConfig struct {
 	ESI        route.ESI
 	Redundancy Redundancy
 	DF         DFConfig
+	// ElectionTimer overrides Config.ElectionTimer for this segment
+	// (OpenConfig's per-segment election-wait-time); 0 keeps the PE's.
+	ElectionTimer time.Duration
 }
 
 // ACConfig configures an attachment circuit of an EVI.
@@ -216,4 +219,8 @@ type EVIConfig struct {
 	MACLimit   int
 	ACs        []ACConfig
 	StaticMACs []StaticMAC
+	// DuplicateDetection overrides Config.DuplicateDetection field by field
+	// for this EVI (OpenConfig configures it per MAC-VRF); zero fields keep
+	// the PE's.
+	DuplicateDetection DuplicateDetection
 }

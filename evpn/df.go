@@ -28,7 +28,11 @@ func (pe *PE) scheduleElection(s *ethernetSegment) {
 		return
 	}
 	pe.stopTimer(s.local.timer)
-	s.local.timer = pe.after(pe.cfg.ElectionTimer, func() {
+	wait := pe.cfg.ElectionTimer
+	if d := s.local.cfg.ElectionTimer; d > 0 {
+		wait = d
+	}
+	s.local.timer = pe.after(wait, func() {
 		s.local.timer = nil
 		pe.elect(s)
 	})

@@ -100,6 +100,18 @@ func TestElectionTimer_RFC7432_8_5(t *testing.T) {
 	if !df(11) {
 		t.Error("PE1 not DF for VLAN 11 after PE2 left")
 	}
+	// A per-segment election timer overrides the PE's.
+	h3 := newHarness(t, pe1Addr, nil)
+	h3.must(h3.pe.AddSegment(h3.ctx, SegmentConfig{ESI: esi1, ElectionTimer: 10 * time.Second}))
+	h3.must(h3.pe.AddEVI(h3.ctx, EVIConfig{ID: 10, BD: 10, ACs: []ACConfig{{ID: 1, Port: 1, ESI: esi1}}}))
+	h3.clock.Advance(9 * time.Second)
+	if h3.dfFor(10) {
+		t.Error("DF before the segment's 10 s election timer")
+	}
+	h3.clock.Advance(time.Second)
+	if !h3.dfFor(10) {
+		t.Error("not DF after the segment's election timer (sole candidate)")
+	}
 	// A candidate advertising another algorithm: everyone falls back to modulo.
 	h2 := newHarness(t, pe1Addr, nil)
 	h2.must(h2.pe.AddSegment(h2.ctx, SegmentConfig{ESI: esi1, DF: DFConfig{Algorithm: route.DFPreference, Preference: 10}}))

@@ -171,7 +171,7 @@ func isMove(fromPE *remotePE, fromSeg *ethernetSegment, toPE *remotePE, toSeg *e
 }
 
 // recordMove counts a MAC move and freezes the MAC when it moved
-// DuplicateDetection.Moves times within Window (RFC 7432 §15.1).
+// the EVI's DuplicateDetection.Moves times within Window (RFC 7432 §15.1).
 func (pe *PE) recordMove(e *evi, mac route.MAC, me *macEntry) {
 	pe.counters.MACMoves++
 	pe.publishMAC(EventMACMoved, e, mac, me)
@@ -183,7 +183,7 @@ func (pe *PE) recordMove(e *evi, mac route.MAC, me *macEntry) {
 		return
 	}
 	now := pe.cfg.Clock.Now()
-	cut := now.Add(-pe.cfg.DuplicateDetection.Window)
+	cut := now.Add(-e.dup.Window)
 	keep := m.moves[:0]
 	for _, t := range m.moves {
 		if t.After(cut) {
@@ -191,7 +191,7 @@ func (pe *PE) recordMove(e *evi, mac route.MAC, me *macEntry) {
 		}
 	}
 	m.moves = append(keep, now)
-	if len(m.moves) < pe.cfg.DuplicateDetection.Moves {
+	if len(m.moves) < e.dup.Moves {
 		return
 	}
 	m.frozen = true
@@ -199,8 +199,8 @@ func (pe *PE) recordMove(e *evi, mac route.MAC, me *macEntry) {
 	pe.withdrawMAC(e, mac, me)
 	pe.publishMAC(EventMACDuplicate, e, mac, me)
 	pe.log.Warn("duplicate MAC detected: frozen, no longer advertised", "evi", e.id, "mac", mac.String(),
-		"moves", len(m.moves), "window", pe.cfg.DuplicateDetection.Window)
-	if d := pe.cfg.DuplicateDetection.Recovery; d > 0 {
+		"moves", len(m.moves), "window", e.dup.Window)
+	if d := e.dup.Recovery; d > 0 {
 		m.timer = pe.after(d, func() { pe.unfreeze(e, mac, me) })
 	}
 }

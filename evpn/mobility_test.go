@@ -173,7 +173,9 @@ func TestDuplicateDetection_RFC7432_15_1(t *testing.T) {
 		recovery   time.Duration
 		wantFrozen bool
 		wantAfter  bool // still frozen after recovery time + 1s
+		eviDup     DuplicateDetection
 	}{
+		{desc: "the EVI's own threshold (6 moves) overrides the PE's 5", gap: 10 * time.Second, eviDup: DuplicateDetection{Moves: 6}},
 		{desc: "5 moves in 180 s freeze the MAC", gap: 10 * time.Second, wantFrozen: true, wantAfter: true},
 		{desc: "5 moves over more than 180 s do not", gap: 50 * time.Second},
 		{desc: "recovery timer unfreezes", gap: 10 * time.Second, recovery: 600 * time.Second, wantFrozen: true},
@@ -184,7 +186,7 @@ func TestDuplicateDetection_RFC7432_15_1(t *testing.T) {
 				c.DuplicateDetection.Recovery = tc.recovery
 				c.MACAgeing = time.Hour
 			})
-			h.singleHomed()
+			h.must(h.pe.AddEVI(h.ctx, EVIConfig{ID: 10, BD: 10, DuplicateDetection: tc.eviDup, ACs: []ACConfig{{ID: 1, Port: 1}, {ID: 2, Port: 2}}}))
 			ch, err := h.pe.Subscribe(h.ctx, 64)
 			h.must(err)
 			seq := uint32(0)

@@ -82,6 +82,7 @@ type evi struct {
 	unicastLabel uint32
 	bumLabel     uint32
 	macLimit     int
+	dup          DuplicateDetection
 	acs          []*attachment
 	macs         map[route.MAC]*macEntry
 	// learned indexes the learned (ageing) local MACs, so the ageing sweep
@@ -499,6 +500,8 @@ func (pe *PE) AddSegment(ctx context.Context, cfg SegmentConfig) error {
 		return fmt.Errorf("add segment %s: ESI type %d is not supported (0, 1 or 3)", cfg.ESI, cfg.ESI.Type())
 	case cfg.DF.Algorithm > route.DFPreference:
 		return fmt.Errorf("add segment %s: DF algorithm %v is not supported", cfg.ESI, cfg.DF.Algorithm)
+	case cfg.ElectionTimer < 0:
+		return fmt.Errorf("add segment %s: election timer %v is negative", cfg.ESI, cfg.ElectionTimer)
 	}
 	return pe.run(ctx, func() error {
 		s := pe.segment(cfg.ESI)
@@ -542,6 +545,9 @@ func (pe *PE) AddEVI(ctx context.Context, cfg EVIConfig) error {
 	}
 	if cfg.BD == 0 {
 		return fmt.Errorf("add evi %d: bridge domain 0 is not a bridge domain", cfg.ID)
+	}
+	if d := cfg.DuplicateDetection; d.Moves < 0 || d.Window < 0 || d.Recovery < 0 {
+		return fmt.Errorf("add evi %d: duplicate detection %+v has negative values", cfg.ID, d)
 	}
 	return pe.run(ctx, func() error {
 		if _, ok := pe.evis[cfg.ID]; ok {
@@ -618,6 +624,16 @@ func (pe *PE) AddEVI(ctx context.Context, cfg EVIConfig) error {
 		}
 		if e.vlan == 0 {
 			e.vlan = uint16(cfg.ID)
+		}
+		e.dup = pe.cfg.DuplicateDetection
+		if d := cfg.DuplicateDetection; d.Moves > 0 {
+			e.dup.Moves = d.Moves
+		}
+		if d := cfg.DuplicateDetection; d.Window > 0 {
+			e.dup.Window = d.Window
+		}
+		if d := cfg.DuplicateDetection; d.Recovery > 0 {
+			e.dup.Recovery = d.Recovery
 		}
 		e.rd = route.AutoRD(pe.cfg.RouterID, uint16(cfg.ID))
 		if cfg.RD != nil {
