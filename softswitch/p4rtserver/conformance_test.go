@@ -180,6 +180,7 @@ func testWriteErrorCodes(t *testing.T, tg *target) {
 		{"direct counter of missing entry", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DirectCounterEntry{DirectCounterEntry: &p4v1.DirectCounterEntry{TableEntry: &p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{9})}}, Data: &p4v1.CounterData{}}}}), codes.NotFound},
 		{"digest modify before insert", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: tg.dMacLearn, Config: &p4v1.DigestEntry_Config{}}}}), codes.NotFound},
 		{"unknown digest", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: 0x18ffff99, Config: &p4v1.DigestEntry_Config{}}}}), codes.InvalidArgument},
+		{"idle timeout on a table without it", update(p4v1.Update_INSERT, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{8})}, Action: action(tg.aDrop), IdleTimeoutNs: 1e9})), codes.InvalidArgument},
 		{"update type unspecified", update(p4v1.Update_UNSPECIFIED, tg.fwdEntry(1, []byte{1})), codes.InvalidArgument},
 	}
 	for _, tc := range tests {
@@ -770,4 +771,30 @@ func testReconcile(t *testing.T, tg *target) {
 func withControllerMetadata(e *p4v1.Entity, v uint64) *p4v1.Entity {
 	setControllerMetadata(e.GetTableEntry(), v)
 	return e
+}
+
+// Spec §9.1.8, §16.4: an entry idle for its TTL is reported to the primary.
+func testIdleTimeout(t *testing.T, tg *target) {
+	s := ready(t, tg)
+	if tg.fake == nil && tg.name != "bmv2" {
+		t.Skip("the softswitch engine does not report hit times yet (no HitTracker)")
+	}
+	te := &p4v1.TableEntry{TableId: tg.tRoute, Match: []*p4v1.FieldMatch{lpm(1, []byte{10, 9, 0, 0}, 16)}, Action: action(tg.aNoAction),
+		IdleTimeoutNs: int64(20 * time.Millisecond), Metadata: []byte("idle")}
+	tg.mustWrite(t, update(p4v1.Update_INSERT, tableEntity(te)))
+	var note *p4v1.IdleTimeoutNotification
+	for note == nil {
+		note = s.next().GetIdleTimeoutNotification()
+	}
+	want := &p4v1.TableEntry{TableId: te.TableId, Match: te.Match, IdleTimeoutNs: te.IdleTimeoutNs, Metadata: te.Metadata}
+	if diff := cmp.Diff([]*p4v1.TableEntry{want}, note.GetTableEntry(), protocmp.Transform(), protocmp.IgnoreFields(&p4v1.TableEntry{}, "action")); diff != "" {
+		t.Errorf("idle notification (-want +got):\n%s", diff)
+	}
+	got, err := tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tg.tRoute, Match: te.Match, TimeSinceLastHit: &p4v1.TableEntry_IdleTimeout{}}))
+	if err != nil || len(got) != 1 {
+		t.Fatalf("read with time_since_last_hit: %v, %v", got, err)
+	}
+	if got[0].GetTableEntry().GetTimeSinceLastHit() == nil || got[0].GetTableEntry().GetIdleTimeoutNs() != te.IdleTimeoutNs {
+		t.Errorf("read entry %v: want time_since_last_hit set and idle_timeout_ns %d", got[0], te.IdleTimeoutNs)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // fakeDevice is a Device for the protocol-layer tests: it keeps what the
@@ -120,6 +121,9 @@ func (d *fakeDevice) Entries(t string) ([]Entry, error) {
 	}
 	return out, nil
 }
+
+// LastHit makes the fake a HitTracker whose entries are never hit.
+func (d *fakeDevice) LastHit(string, *Entry) (time.Time, error) { return time.Time{}, nil }
 
 func (d *fakeDevice) SetDefaultAction(t string, a *ActionCall) error {
 	d.mu.Lock()

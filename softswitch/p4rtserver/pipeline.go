@@ -6,7 +6,6 @@ import (
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 )
 
 // pipeline is a forwarding pipeline config and the P4Runtime view of the
@@ -191,7 +190,7 @@ func (p *pipeline) adoptProgramEntries(dev Device) error {
 			if err != nil {
 				return errorf(codes.InvalidArgument, "table %q: program entry %d: %w", ti.name, i, err)
 			}
-			ts.entries[k] = &storedEntry{pb: te, dev: e, size: proto.Size(te), program: true}
+			ts.entries[k] = newStored(te, e, true)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package p4rtserver
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc/codes"
@@ -169,9 +170,6 @@ func preEntity(e *p4v1.PacketReplicationEngineEntry) *p4v1.Entity {
 
 // readTableEntries answers a TableEntry query (spec §9.1.6 wildcard reads).
 func (p *pipeline) readTableEntries(q *p4v1.TableEntry, out *readOut) error {
-	if q.GetTimeSinceLastHit() != nil {
-		return errorf(codes.Unimplemented, "read: time_since_last_hit is not supported on this device")
-	}
 	var stores []*tableStore
 	if q.GetTableId() == 0 {
 		for _, id := range sortedKeys(p.tables) {
@@ -185,6 +183,7 @@ func (p *pipeline) readTableEntries(q *p4v1.TableEntry, out *readOut) error {
 		stores = []*tableStore{ts}
 	}
 	withCounter := q.GetCounterData() != nil
+	hits := q.GetTimeSinceLastHit() != nil
 	for _, ts := range stores {
 		ti := ts.info
 		if q.GetIsDefaultAction() {
@@ -201,7 +200,7 @@ func (p *pipeline) readTableEntries(q *p4v1.TableEntry, out *readOut) error {
 				return err
 			}
 			if e := ts.entries[k]; e != nil {
-				te, err := p.withCounter(ti, e, withCounter)
+				te, err := p.withCounter(ti, e, withCounter, hits)
 				if err != nil {
 					return err
 				}
@@ -223,7 +222,7 @@ func (p *pipeline) readTableEntries(q *p4v1.TableEntry, out *readOut) error {
 			if len(q.GetMetadata()) > 0 && !bytes.Equal(e.pb.GetMetadata(), q.GetMetadata()) {
 				continue
 			}
-			te, err := p.withCounter(ti, e, withCounter)
+			te, err := p.withCounter(ti, e, withCounter, hits)
 			if err != nil {
 				return err
 			}
@@ -238,17 +237,26 @@ func (p *pipeline) readTableEntries(q *p4v1.TableEntry, out *readOut) error {
 }
 
 // withCounter returns e's entry, with its direct counter when asked and the
-// table has one.
-func (p *pipeline) withCounter(ti *tableInfo, e *storedEntry, want bool) (*p4v1.TableEntry, error) {
-	if !want || ti.directCounter == 0 {
+// table has one, and its time since last hit when asked.
+func (p *pipeline) withCounter(ti *tableInfo, e *storedEntry, want bool, hits bool) (*p4v1.TableEntry, error) {
+	if (!want || ti.directCounter == 0) && !hits {
 		return e.pb, nil
 	}
-	c, err := p.entryCounter(ti, e)
-	if err != nil {
-		return nil, err
-	}
 	te := shallowEntry(e.pb)
-	te.CounterData = c
+	if want && ti.directCounter != 0 {
+		c, err := p.entryCounter(ti, e)
+		if err != nil {
+			return nil, err
+		}
+		te.CounterData = c
+	}
+	if hits {
+		h, err := p.sinceLastHit(ti, e, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		te.TimeSinceLastHit = h
+	}
 	return te, nil
 }
 

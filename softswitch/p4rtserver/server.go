@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc"
@@ -35,6 +36,7 @@ type Server struct {
 	log      *slog.Logger
 	deviceID uint64
 	queue    int
+	idleScan time.Duration
 	grpcOpts []grpc.ServerOption
 
 	arb     *arbiter
@@ -74,6 +76,10 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 // (default 1024).
 func WithStreamQueue(n int) Option { return func(s *Server) { s.queue = n } }
 
+// WithIdleScan sets how often entries are checked for idle timeouts
+// (default 100ms); it bounds how late an IdleTimeoutNotification can be.
+func WithIdleScan(d time.Duration) Option { return func(s *Server) { s.idleScan = d } }
+
 // WithGRPCOptions adds options to the gRPC servers Serve creates.
 func WithGRPCOptions(o ...grpc.ServerOption) Option {
 	return func(s *Server) { s.grpcOpts = append(s.grpcOpts, o...) }
@@ -82,7 +88,7 @@ func WithGRPCOptions(o ...grpc.ServerOption) Option {
 // New returns a server for dev. It starts delivering dev's events at once;
 // Close stops it.
 func New(dev Device, opts ...Option) *Server {
-	s := &Server{dev: dev, log: slog.Default(), deviceID: 1, queue: 1024}
+	s := &Server{dev: dev, log: slog.Default(), deviceID: 1, queue: 1024, idleScan: 100 * time.Millisecond}
 	for _, o := range opts {
 		o(s)
 	}
@@ -90,10 +96,14 @@ func New(dev Device, opts ...Option) *Server {
 	s.arb = newArbiter(s.deviceID)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.digests = newDigester(s.log, s.arb.primaries)
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
 		s.digests.run(s.ctx)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.runIdle(s.ctx, s.idleScan)
 	}()
 	go func() {
 		defer s.wg.Done()

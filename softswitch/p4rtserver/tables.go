@@ -3,6 +3,8 @@ package p4rtserver
 import (
 	"encoding/binary"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	p4cfg "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
@@ -29,6 +31,19 @@ type storedEntry struct {
 	// program marks an entry the program declared (const or initial): the
 	// data plane has it from the start, so it is never replayed.
 	program bool
+	// written is when the entry was inserted or modified (Unix ns);
+	// idleFrom is when its idle time last restarted (written, or the last
+	// idle notification), updated by the idle scan under the read lock.
+	written  int64
+	idleFrom atomic.Int64
+}
+
+// newStored builds a storedEntry written now.
+func newStored(pb *p4v1.TableEntry, dev *Entry, program bool) *storedEntry {
+	now := time.Now().UnixNano()
+	e := &storedEntry{pb: pb, dev: dev, size: proto.Size(pb), program: program, written: now}
+	e.idleFrom.Store(now)
+	return e
 }
 
 // parsedEntry is a validated TableEntry.
@@ -375,7 +390,7 @@ func (p *pipeline) writeTableEntry(op p4v1.Update_Type, te *p4v1.TableEntry) err
 		}
 		p.ref(ti, pe.dev, 1)
 		pe.dev.SetCounter = false
-		ts.entries[pe.key] = &storedEntry{pb: pe.pb, dev: pe.dev, size: proto.Size(pe.pb)}
+		ts.entries[pe.key] = newStored(pe.pb, pe.dev, false)
 		if p.dev == nil && te.GetCounterData() != nil {
 			p.pendingCounters[pe.key] = Counts{Bytes: te.GetCounterData().GetByteCount(), Packets: te.GetCounterData().GetPacketCount()}
 		}
@@ -400,7 +415,7 @@ func (p *pipeline) writeTableEntry(op p4v1.Update_Type, te *p4v1.TableEntry) err
 			p.pendingCounters[pe.key] = pe.dev.Counter
 		}
 		pe.dev.SetCounter = false
-		ts.entries[pe.key] = &storedEntry{pb: pe.pb, dev: pe.dev, size: proto.Size(pe.pb), program: old.program}
+		ts.entries[pe.key] = newStored(pe.pb, pe.dev, old.program)
 	case p4v1.Update_DELETE:
 		if old == nil {
 			return errorf(codes.NotFound, "table %q: entry %s does not exist", ti.name, describeMatch(ti, pe.pb))

@@ -32,6 +32,7 @@ var suite = []struct {
 	{"Digests", testDigests},
 	{"PacketIO", testPacketIO},
 	{"Reconcile", testReconcile},
+	{"IdleTimeout", testIdleTimeout},
 }
 
 const (

@@ -129,6 +129,7 @@ control ingress(inout headers_t hdr, inout meta_t meta, inout standard_metadata_
         actions = { set_port; NoAction; }
         size = 200000;
         default_action = set_port(3);
+        support_timeout = true;
     }
     table ecmp {
         key = { meta.bd: exact; }
