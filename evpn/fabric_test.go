@@ -212,6 +212,7 @@ func TestThreePEMultihoming(t *testing.T) {
 		// Per-ES A-D, per-EVI A-D ×2 and 100 RT-2 withdrawals: PE2
 		// still advertises the hosts and the FDB keeps pointing at the
 		// group, so only the group and PE1's service labels change.
+		t.Logf("PE3 updates for the mass withdrawal of %d MACs: %v", hosts, log)
 		if len(log) > 3 {
 			t.Errorf("PE3 wrote %d updates for the mass withdrawal of %d MACs, want at most 3: %v", len(log), hosts, log)
 		}
