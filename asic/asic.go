@@ -44,6 +44,7 @@ const (
 	PortCPU                        // packet-in/packet-out to the controller
 )
 
+// String implements fmt.Stringer.
 func (k PortKind) String() string {
 	switch k {
 	case PortAccess:
@@ -84,6 +85,7 @@ var kindNames = [...]string{
 	KindFloodGroup: "flood-group", KindFDBEntry: "fdb-entry",
 }
 
+// String implements fmt.Stringer.
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {
 		return kindNames[k]
@@ -99,6 +101,7 @@ type Key struct {
 	MAC  MAC
 }
 
+// String implements fmt.Stringer.
 func (k Key) String() string {
 	switch k.Kind {
 	case KindFDBEntry:
@@ -249,6 +252,7 @@ type Destination struct {
 	Group GroupID
 }
 
+// String implements fmt.Stringer.
 func (d Destination) String() string {
 	switch d.Kind {
 	case ToAC:
@@ -379,6 +383,7 @@ const (
 	OpDelete
 )
 
+// String implements fmt.Stringer.
 func (o Op) String() string {
 	switch o {
 	case OpSet:
@@ -395,6 +400,7 @@ type Update struct {
 	Entity Entity
 }
 
+// String implements fmt.Stringer.
 func (u Update) String() string { return fmt.Sprintf("%s %s", u.Op, u.Entity.Key()) }
 
 // Set returns an OpSet update.
@@ -417,6 +423,7 @@ type WriteError struct {
 	Errors []error
 }
 
+// Error implements error.
 func (e *WriteError) Error() string {
 	var b strings.Builder
 	n := 0

@@ -155,6 +155,7 @@ const (
 	SingleActive
 )
 
+// String implements fmt.Stringer.
 func (r Redundancy) String() string {
 	if r == SingleActive {
 		return "single-active"

@@ -61,6 +61,7 @@ var eventNames = [...]string{
 	EventSwitchWriteFailed: "switch-write-failed",
 }
 
+// String implements fmt.Stringer.
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && eventNames[k] != "" {
 		return eventNames[k]
@@ -154,6 +155,7 @@ const (
 	SourceStatic
 )
 
+// String implements fmt.Stringer.
 func (s MACSource) String() string {
 	switch s {
 	case SourceLocal:
