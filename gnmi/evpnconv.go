@@ -25,6 +25,14 @@ type EVPNPlan struct {
 	// ElectionWait holds each segment's election-wait-time (seconds: the
 	// model gives no unit; RFC 7432 §8.5's timer is 3 s by default).
 	ElectionWait map[route.ESI]time.Duration
+	// ACs names each planned attachment circuit, for telemetry (FromEVPNMAC).
+	ACs map[asic.ACID]ACRef
+}
+
+// ACRef is the interface and subinterface an attachment circuit is on.
+type ACRef struct {
+	Interface    string
+	Subinterface uint32
 }
 
 // ACIDFor is the attachment-circuit ID the plan gives (port, VLAN): evpn
@@ -40,7 +48,7 @@ func ACIDFor(port asic.PortID, vlan uint16) asic.ACID {
 // with an explicit ESI becomes a segment. Everything evpn cannot express is
 // an error naming the path.
 func (c *Config) EVPN(ports map[string]asic.PortID) (*EVPNPlan, error) {
-	plan := &EVPNPlan{DuplicateDetection: map[uint32]evpn.DuplicateDetection{}, ElectionWait: map[route.ESI]time.Duration{}}
+	plan := &EVPNPlan{DuplicateDetection: map[uint32]evpn.DuplicateDetection{}, ElectionWait: map[route.ESI]time.Duration{}, ACs: map[asic.ACID]ACRef{}}
 	var errs []error
 	segOf := map[string]route.ESI{} // "interface" or "interface.sub" -> ESI
 	for _, name := range sortedKeys(c.EthernetSegments) {
@@ -56,7 +64,7 @@ func (c *Config) EVPN(ports map[string]asic.PortID) (*EVPNPlan, error) {
 		if ni.Type != NetworkInstanceL2VSI || len(ni.EVPNInstances) == 0 {
 			continue
 		}
-		e, err := c.eviPlan(ni, ports, segOf)
+		e, err := c.eviPlan(ni, ports, segOf, plan.ACs)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -110,7 +118,7 @@ func (c *Config) segmentPlan(name string, plan *EVPNPlan, segOf map[string]route
 	return seg, nil
 }
 
-func (c *Config) eviPlan(ni *NetworkInstance, ports map[string]asic.PortID, segOf map[string]route.ESI) (evpn.EVIConfig, error) {
+func (c *Config) eviPlan(ni *NetworkInstance, ports map[string]asic.PortID, segOf map[string]route.ESI, acs map[asic.ACID]ACRef) (evpn.EVIConfig, error) {
 	p := fmt.Sprintf("/network-instances/network-instance[name=%s]", ni.Name)
 	var id string
 	var inst *EVPNInstance
@@ -170,7 +178,9 @@ func (c *Config) eviPlan(ni *NetworkInstance, ports map[string]asic.PortID, segO
 			return e, fmt.Errorf("%s/interfaces/interface[id=%s]: interface %q is not a port of this switch: %w", p, acName, ac.Interface, errInvalid)
 		}
 		cfg := evpn.ACConfig{Port: port, ESI: segOf[ac.Interface]}
+		ref := ACRef{Interface: ac.Interface}
 		if ac.Subinterface != nil {
+			ref.Subinterface = *ac.Subinterface
 			sub := c.subinterface(ac.Interface, *ac.Subinterface)
 			if sub == nil {
 				return e, fmt.Errorf("%s/interfaces/interface[id=%s]: subinterface %d of %q does not exist: %w", p, acName, *ac.Subinterface, ac.Interface, errInvalid)
@@ -181,6 +191,7 @@ func (c *Config) eviPlan(ni *NetworkInstance, ports map[string]asic.PortID, segO
 			}
 		}
 		cfg.ID = ACIDFor(port, cfg.VLAN)
+		acs[cfg.ID] = ref
 		e.ACs = append(e.ACs, cfg)
 	}
 	return e, nil
