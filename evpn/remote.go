@@ -475,22 +475,26 @@ func (pe *PE) accountPath(e *evi, p remotePath) {
 	st.rt2Labels[p.label]++
 	newLabel := st.rt2Labels[p.label] == 1
 	var b *binding
+	fresh := false
 	if p.seg != nil {
 		b = e.bindings[p.seg]
 		if b == nil {
 			b = &binding{seg: p.seg, evi: e, advertisers: make(map[*remotePE]int)}
 			e.bindings[p.seg] = b
 			p.seg.bindings[e] = b
-			b.group = pe.groupFor(p.seg, pe.members(b))
-			b.group.bindings++
+			fresh = true
 		}
 		b.macs++
 		b.advertisers[p.pe]++
+		if fresh {
+			b.group = pe.groupFor(p.seg, pe.members(b))
+			b.group.bindings++
+		}
 	}
 	if newLabel && pe.refreshServiceLabel(e, p.pe) {
 		return // refreshed every group of e
 	}
-	if b != nil && b.advertisers[p.pe] == 1 && b.group.singleActive {
+	if b != nil && !fresh && b.advertisers[p.pe] == 1 && b.group.singleActive {
 		pe.refreshSegmentGroups(p.seg)
 	}
 }
