@@ -47,8 +47,8 @@ var (
 // routeLen overrides the length octet when not zero.
 func rawMACIP(assigned byte, ipLen byte, ip []byte, routeLen byte) []byte {
 	v := []byte{0, 0, 0xfd, 0xe8, 0, 0, 0, assigned} // RD 65000:assigned
-	v = append(v, make([]byte, 10)...)             // ESI 0
-	v = append(v, 0, 0, 0, 0)                      // Ethernet tag
+	v = append(v, make([]byte, 10)...)               // ESI 0
+	v = append(v, 0, 0, 0, 0)                        // Ethernet tag
 	v = append(v, 48, 0, 0, 0x5e, 0, 0x53, assigned)
 	v = append(v, ipLen)
 	v = append(v, ip...)
@@ -162,7 +162,7 @@ const (
 	// "AFI/SAFI disable" (or a session reset): it drops the UPDATE, logs
 	// "Capability was disabled", and keeps accepting the family.
 	updateDropped outcome = "update-dropped"
-	sessionReset    outcome = "session-reset"     // NOTIFICATION, RFC 4271 §6
+	sessionReset  outcome = "session-reset" // NOTIFICATION, RFC 4271 §6
 )
 
 func TestMalformedInputFromRawPeer(t *testing.T) {
@@ -188,7 +188,7 @@ func TestMalformedInputFromRawPeer(t *testing.T) {
 			}
 			return ns
 		}(),
-		Import:    ImportPolicy{All: true},
+		Import: ImportPolicy{All: true},
 	})
 	pe := startSpeaker(t, log.With("node", "pe"), Config{
 		RouterID: peAddr, ASN: testASN,
