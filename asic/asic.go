@@ -167,14 +167,15 @@ type DFState struct {
 	DF      bool
 }
 
-// RemotePE is a tunnel to a remote PE: frames leave CorePort toward
-// NextHopMAC with TransportLabel (0 = none: the PE is a direct neighbour)
-// above the service label, and a control word when ControlWord is set.
-// Key: A = ID.
+// RemotePE is a tunnel to a remote PE: frames leave CorePort from
+// SourceMAC toward NextHopMAC with TransportLabel (0 = none: the PE is a
+// direct neighbour or the label is implicit null) above the service label,
+// and a control word when ControlWord is set. Key: A = ID.
 type RemotePE struct {
 	ID             RemotePEID
 	Address        netip.Addr
 	CorePort       PortID
+	SourceMAC      MAC
 	NextHopMAC     MAC
 	TransportLabel uint32
 	ControlWord    bool

@@ -54,12 +54,13 @@ type LabelRange struct {
 }
 
 // Core says how to reach remote PEs: the PE resolves every remote PE's
-// address to a tunnel out of Port toward NextHopMAC, with the transport
-// label TransportLabels holds for that address (none when absent: the
-// remote PE is a direct neighbour or the core is label-switched by the next
-// hop).
+// address to a tunnel out of Port, from SourceMAC (the core port's own
+// address) toward NextHopMAC, with the transport label TransportLabels
+// holds for that address (none when absent: the remote PE is a direct
+// neighbour or the core is label-switched by the next hop).
 type Core struct {
 	Port            asic.PortID
+	SourceMAC       route.MAC
 	NextHopMAC      route.MAC
 	TransportLabels map[netip.Addr]uint32
 	ControlWord     bool

@@ -201,8 +201,10 @@ func TestRemoteMAC_RFC7432_9_2_2(t *testing.T) {
 		t.Fatalf("FDB %+v, want to remote PE with label 3001", f)
 	}
 	r, ok := h.sw.Get(asic.RemotePE{ID: f.Dest.PE}.Key())
-	if !ok || r.(asic.RemotePE).Address != pe2Addr || r.(asic.RemotePE).CorePort != corePort {
-		t.Errorf("tunnel %+v, want to %v out of port %d", r, pe2Addr, corePort)
+	want := asic.RemotePE{ID: f.Dest.PE, Address: pe2Addr, CorePort: corePort,
+		SourceMAC: route.MustMAC("02:ff:00:00:00:aa"), NextHopMAC: route.MustMAC("02:ff:00:00:00:01"), TransportLabel: 16001}
+	if !ok || r != want {
+		t.Errorf("tunnel %+v, want %+v", r, want)
 	}
 	h.must(h.pe.HandleWithdraw(h.ctx, route.MACIP{RD: rd(pe2Addr, 10), MAC: mac1}))
 	if _, ok := h.fdb(mac1); ok {

@@ -193,7 +193,8 @@ func newHarness(t *testing.T, routerID netip.Addr, mut func(*Config)) *harness {
 	h := &harness{t: t, sw: memswitch.New(), sp: newSpeaker(), clock: newFakeClock(), ctx: context.Background()}
 	cfg := Config{
 		RouterID: routerID, ASN: testASN, Labels: LabelRange{First: 1000, Last: 1999},
-		Core:    Core{Port: corePort, NextHopMAC: route.MustMAC("02:ff:00:00:00:01")},
+		Core: Core{Port: corePort, SourceMAC: route.MustMAC("02:ff:00:00:00:aa"), NextHopMAC: route.MustMAC("02:ff:00:00:00:01"),
+			TransportLabels: map[netip.Addr]uint32{pe2Addr: 16001}},
 		Speaker: h.sp, Switch: h.sw, Clock: h.clock,
 	}
 	if mut != nil {

@@ -857,7 +857,8 @@ func (g *aliasGroup) entity() asic.AliasingGroup {
 
 func (pe *PE) remotePEEntity(r *remotePE) asic.RemotePE {
 	return asic.RemotePE{
-		ID: r.id, Address: r.addr, CorePort: pe.cfg.Core.Port, NextHopMAC: pe.cfg.Core.NextHopMAC,
+		ID: r.id, Address: r.addr, CorePort: pe.cfg.Core.Port,
+		SourceMAC: pe.cfg.Core.SourceMAC, NextHopMAC: pe.cfg.Core.NextHopMAC,
 		TransportLabel: pe.cfg.Core.TransportLabels[r.addr], ControlWord: pe.cfg.Core.ControlWord,
 	}
 }
