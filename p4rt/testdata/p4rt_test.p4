@@ -141,7 +141,10 @@ control TestIngress(inout headers_t hdr, inout metadata_t meta,
         size = 1024;
     }
     table ecmp {
-        key = { meta.nhop: exact; }
+        key = {
+            meta.nhop: exact;
+            hdr.ethernet.src_addr: selector;
+        }
         actions = { forward; }
         implementation = ecmp_selector;
         size = 1024;
