@@ -147,14 +147,18 @@ type Segment struct {
 	SingleActive bool
 }
 
-// AttachmentCircuit maps (Port, VLAN) to a bridge domain and, when Segment is
-// non-zero, to a local Ethernet segment. VLAN 0 means untagged. Key: A = ID.
+// AttachmentCircuit maps (Port, VLAN, InnerVLAN) to a bridge domain and,
+// when Segment is non-zero, to a local Ethernet segment. VLAN is the outer
+// tag, InnerVLAN the inner one of a double-tagged (802.1ad) AC; 0 means no
+// tag: (p, 0, 0) untagged, (p, v, 0) single-tagged. Frames leave with the
+// same tags. Key: A = ID.
 type AttachmentCircuit struct {
-	ID      ACID
-	Port    PortID
-	VLAN    uint16
-	BD      BridgeDomainID
-	Segment SegmentID
+	ID        ACID
+	Port      PortID
+	VLAN      uint16
+	InnerVLAN uint16
+	BD        BridgeDomainID
+	Segment   SegmentID
 }
 
 // DFState says whether this PE is the designated forwarder of Segment for

@@ -190,8 +190,10 @@ type SegmentConfig struct {
 type ACConfig struct {
 	ID   asic.ACID
 	Port asic.PortID
-	// VLAN is the 802.1Q VLAN on Port, 0 for untagged.
-	VLAN uint16
+	// VLAN is the 802.1Q VLAN on Port, 0 for untagged; InnerVLAN the inner
+	// tag of a double-tagged AC (0: single-tagged).
+	VLAN      uint16
+	InnerVLAN uint16
 	// ESI, when non-zero, puts the AC on a segment added with AddSegment.
 	ESI route.ESI
 	// MACLimit bounds the local MACs learned on this AC (0: no limit).

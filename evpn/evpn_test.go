@@ -45,8 +45,9 @@ func TestConfigErrors(t *testing.T) {
 		{desc: "EVI beyond 16 bits", cfg: EVIConfig{ID: 70000, BD: 1}, wantErr: "add evi 70000"},
 		{desc: "unknown segment", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 9, Port: 9, ESI: esi1}}}, wantErr: "segment " + esi1.String()},
 		{desc: "static MAC on foreign AC", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 9, Port: 9}}, StaticMACs: []StaticMAC{{MAC: mac1, AC: 7}}}, wantErr: "attachment circuit 7"},
-		{desc: "VLAN out of range", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 9, Port: 9, VLAN: 4095}}}, wantErr: "VLAN 4095"},
-		{desc: "port and VLAN used twice", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 8, Port: 9, VLAN: 7}, {ID: 9, Port: 9, VLAN: 7}}}, wantErr: "port 9 VLAN 7 already belongs to attachment circuit 8"},
+		{desc: "VLAN out of range", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 9, Port: 9, VLAN: 4095}}}, wantErr: "VLAN 4095 inner 0"},
+		{desc: "port and VLAN used twice", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 8, Port: 9, VLAN: 7}, {ID: 9, Port: 9, VLAN: 7}}}, wantErr: "port 9 VLAN 7 inner 0 already belongs to attachment circuit 8"},
+		{desc: "inner tag without an outer one", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 9, Port: 9, InnerVLAN: 7}}}, wantErr: "an inner tag needs an outer one"},
 		{desc: "AC on the core port", cfg: EVIConfig{ID: 5, BD: 5, ACs: []ACConfig{{ID: 9, Port: corePort}}}, wantErr: "port 100 is a core port"},
 	}
 	for _, tc := range evis {
@@ -953,5 +954,17 @@ func TestHandlePaths(t *testing.T) {
 	}
 	if after, _ := h.sw.Stats(); after-before != 1 {
 		t.Errorf("HandlePaths wrote %d switch batches, want 1", after-before)
+	}
+}
+
+func TestDoubleTaggedAC(t *testing.T) {
+	h := newHarness(t, pe1Addr, nil)
+	h.must(h.pe.AddEVI(h.ctx, EVIConfig{ID: 10, BD: 10, ACs: []ACConfig{{ID: 1, Port: 3, VLAN: 100, InnerVLAN: 10}, {ID: 2, Port: 3, VLAN: 100, InnerVLAN: 11}}}))
+	got, _ := h.sw.Get(asic.AttachmentCircuit{ID: 1}.Key())
+	if want := (asic.AttachmentCircuit{ID: 1, Port: 3, VLAN: 100, InnerVLAN: 10, BD: 10}); got != want {
+		t.Errorf("AC %+v, want %+v", got, want)
+	}
+	if p, _ := h.sw.Get(asic.Port{ID: 3}.Key()); p != (asic.Port{ID: 3, Kind: asic.PortAccess}) {
+		t.Errorf("port %+v, want an access port", p)
 	}
 }

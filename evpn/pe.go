@@ -558,12 +558,12 @@ func (pe *PE) AddEVI(ctx context.Context, cfg EVIConfig) error {
 		}
 		seen := make(map[asic.ACID]bool)
 		type portVLAN struct {
-			port asic.PortID
-			vlan uint16
+			port         asic.PortID
+			outer, inner uint16
 		}
 		used := make(map[portVLAN]asic.ACID)
 		for _, ac := range pe.acs {
-			used[portVLAN{ac.cfg.Port, ac.cfg.VLAN}] = ac.cfg.ID
+			used[portVLAN{ac.cfg.Port, ac.cfg.VLAN, ac.cfg.InnerVLAN}] = ac.cfg.ID
 		}
 		onSegment := make(map[route.ESI]asic.ACID)
 		for _, ac := range cfg.ACs {
@@ -574,15 +574,15 @@ func (pe *PE) AddEVI(ctx context.Context, cfg EVIConfig) error {
 				return fmt.Errorf("add evi %d: attachment circuit %d already configured", cfg.ID, ac.ID)
 			}
 			seen[ac.ID] = true
-			if ac.VLAN > 4094 {
-				return fmt.Errorf("add evi %d: attachment circuit %d: VLAN %d is not 0-4094", cfg.ID, ac.ID, ac.VLAN)
+			if ac.VLAN > 4094 || ac.InnerVLAN > 4094 || (ac.VLAN == 0 && ac.InnerVLAN != 0) {
+				return fmt.Errorf("add evi %d: attachment circuit %d: VLAN %d inner %d: tags must be 0-4094, an inner tag needs an outer one", cfg.ID, ac.ID, ac.VLAN, ac.InnerVLAN)
 			}
 			if kind, ok := pe.ports[ac.Port]; ok && kind != asic.PortAccess {
 				return fmt.Errorf("add evi %d: attachment circuit %d: port %d is a %v port", cfg.ID, ac.ID, ac.Port, kind)
 			}
-			pv := portVLAN{ac.Port, ac.VLAN}
+			pv := portVLAN{ac.Port, ac.VLAN, ac.InnerVLAN}
 			if other, ok := used[pv]; ok {
-				return fmt.Errorf("add evi %d: attachment circuit %d: port %d VLAN %d already belongs to attachment circuit %d", cfg.ID, ac.ID, ac.Port, ac.VLAN, other)
+				return fmt.Errorf("add evi %d: attachment circuit %d: port %d VLAN %d inner %d already belongs to attachment circuit %d", cfg.ID, ac.ID, ac.Port, ac.VLAN, ac.InnerVLAN, other)
 			}
 			used[pv] = ac.ID
 			if !ac.ESI.IsZero() {
@@ -685,7 +685,7 @@ func (pe *PE) AddEVI(ctx context.Context, cfg EVIConfig) error {
 }
 
 func (pe *PE) acEntity(ac *attachment) asic.AttachmentCircuit {
-	a := asic.AttachmentCircuit{ID: ac.cfg.ID, Port: ac.cfg.Port, VLAN: ac.cfg.VLAN, BD: ac.evi.bd}
+	a := asic.AttachmentCircuit{ID: ac.cfg.ID, Port: ac.cfg.Port, VLAN: ac.cfg.VLAN, InnerVLAN: ac.cfg.InnerVLAN, BD: ac.evi.bd}
 	if ac.seg != nil {
 		a.Segment = ac.seg.local.id
 	}
