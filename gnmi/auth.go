@@ -20,14 +20,6 @@ type authenticator struct {
 	noAuth bool
 }
 
-type accessKey struct{}
-
-// access returns the caller's access level stored by the interceptor.
-func access(ctx context.Context) Access {
-	a, _ := ctx.Value(accessKey{}).(Access)
-	return a
-}
-
 func (a *authenticator) check(ctx context.Context) (Access, error) {
 	if a.noAuth {
 		return ReadWrite, nil
@@ -57,23 +49,17 @@ func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServ
 	if info.FullMethod == gpb.GNMI_Set_FullMethodName && acc != ReadWrite {
 		return nil, toStatus(fmt.Errorf("Set needs a read-write user: %w", errPermission))
 	}
-	return handler(context.WithValue(ctx, accessKey{}, acc), req)
+	return handler(ctx, req)
 }
 
+// stream admits any authenticated user: the only streaming RPC,
+// Subscribe, reads.
 func (a *authenticator) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	acc, err := a.check(ss.Context())
-	if err != nil {
+	if _, err := a.check(ss.Context()); err != nil {
 		return toStatus(err)
 	}
-	return handler(srv, &authedStream{ServerStream: ss, ctx: context.WithValue(ss.Context(), accessKey{}, acc)})
+	return handler(srv, ss)
 }
-
-type authedStream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-func (s *authedStream) Context() context.Context { return s.ctx }
 
 // ServerTLS loads a server certificate and key (PEM files). With a
 // clientCAFile, clients must present a certificate signed by one of its CAs;

@@ -95,8 +95,10 @@ type cachedLeaf struct {
 // of the given data type.
 func (s *Server) leavesUnder(elems []*gpb.PathElem, typ gpb.GetRequest_DataType) []cachedLeaf {
 	var out []cachedLeaf
-	_ = s.cache.Query(s.opts.Target, cachePath(elems), func(_ []string, l *ctree.Leaf, _ any) error {
-		n, ok := l.Value().(*gpb.Notification)
+	// The visitor gets the value with the leaf's read lock held; calling
+	// l.Value() there would take it again and can deadlock with a writer.
+	_ = s.cache.Query(s.opts.Target, cachePath(elems), func(_ []string, _ *ctree.Leaf, val any) error {
+		n, ok := val.(*gpb.Notification)
 		if !ok || len(n.GetUpdate()) == 0 {
 			return nil
 		}

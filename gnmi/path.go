@@ -90,11 +90,13 @@ func joinPath(prefix, p *gpb.Path) ([]*gpb.PathElem, error) {
 // pathElems returns p's elems, converting the deprecated element field
 // ("network-instance[name=blue]" strings) that gnmi_cli still sends.
 func pathElems(p *gpb.Path) ([]*gpb.PathElem, error) {
-	if len(p.GetElem()) > 0 || len(p.GetElement()) == 0 {
+	//lint:ignore SA1019 gnmi_cli v0.14.1 still sends the deprecated field.
+	element := p.GetElement()
+	if len(p.GetElem()) > 0 || len(element) == 0 {
 		return p.GetElem(), nil
 	}
-	out := make([]*gpb.PathElem, 0, len(p.GetElement()))
-	for _, s := range p.GetElement() {
+	out := make([]*gpb.PathElem, 0, len(element))
+	for _, s := range element {
 		e, err := parseElement(s)
 		if err != nil {
 			return nil, fmt.Errorf("path element %q: %w: %w", s, err, errInvalid)
@@ -246,23 +248,4 @@ func elem(name string, kv ...string) *gpb.PathElem {
 		}
 	}
 	return e
-}
-
-// matchesElems reports whether the concrete elems c match the pattern p
-// (same names, keys equal or glob) over p's length.
-func matchesElems(p, c []*gpb.PathElem) bool {
-	if len(c) < len(p) {
-		return false
-	}
-	for i, pe := range p {
-		if pe.GetName() != c[i].GetName() {
-			return false
-		}
-		for k, v := range pe.GetKey() {
-			if v != glob && c[i].GetKey()[k] != v {
-				return false
-			}
-		}
-	}
-	return true
 }

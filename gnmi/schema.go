@@ -116,7 +116,6 @@ func tUint(bits int, lo, hi uint64) *leafType {
 	return &leafType{name: fmt.Sprintf("uint%d", bits), kind: valUint, bits: bits, min: lo, max: hi}
 }
 
-func tUint8() *leafType  { return tUint(8, 0, 1<<8-1) }
 func tUint16() *leafType { return tUint(16, 0, 1<<16-1) }
 func tUint32() *leafType { return tUint(32, 0, 1<<32-1) }
 func tUint64() *leafType { return tUint(64, 0, 1<<64-1) }

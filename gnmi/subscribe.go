@@ -288,19 +288,40 @@ func (sess *session) loop(ctx context.Context) error {
 	}
 }
 
+// cachedNotification is a leaf read from the cache during a walk.
+type cachedNotification struct {
+	leaf *ctree.Leaf
+	n    *gpb.Notification
+}
+
+// snapshot reads the leaves under sub. It copies them out before anything is
+// sent, so a slow client never holds the cache's read locks (which would
+// stall the device's publishers), and it uses the value the visitor is
+// handed: l.Value() inside the visitor would re-take the leaf's read lock
+// and can deadlock with a writer.
+func (sess *session) snapshot(sub *subscription) ([]cachedNotification, error) {
+	var out []cachedNotification
+	err := sess.srv.cache.Query(sess.srv.opts.Target, cachePath(sub.elems), func(_ []string, l *ctree.Leaf, val any) error {
+		if n, ok := val.(*gpb.Notification); ok && len(n.GetUpdate()) > 0 {
+			out = append(out, cachedNotification{leaf: l, n: n})
+		}
+		return nil
+	})
+	return out, err
+}
+
 // walk sends every cached leaf under sub.
 func (sess *session) walk(sub *subscription) error {
-	var err error
-	qerr := sess.srv.cache.Query(sess.srv.opts.Target, cachePath(sub.elems), func(_ []string, l *ctree.Leaf, _ any) error {
-		if err == nil {
-			err = sess.add(l)
-		}
-		return err
-	})
+	leaves, err := sess.snapshot(sub)
 	if err != nil {
 		return err
 	}
-	return qerr
+	for _, c := range leaves {
+		if err := sess.addNotification(c.n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sample sends the leaves under a SAMPLE subscription: all of them, or with
@@ -308,40 +329,30 @@ func (sess *session) walk(sub *subscription) error {
 // heartbeat interval), and deletes for leaves gone since the last sample.
 func (sess *session) sample(sub *subscription) error {
 	now := time.Now()
-	seen := make(map[*ctree.Leaf]bool, len(sub.sent))
-	var err error
-	qerr := sess.srv.cache.Query(sess.srv.opts.Target, cachePath(sub.elems), func(_ []string, l *ctree.Leaf, _ any) error {
-		if err != nil {
-			return err
-		}
-		n, ok := l.Value().(*gpb.Notification)
-		if !ok || len(n.GetUpdate()) == 0 {
-			return nil
-		}
-		seen[l] = true
-		prev, sentBefore := sub.sent[l]
-		u := n.GetUpdate()[0]
+	leaves, err := sess.snapshot(sub)
+	if err != nil {
+		return err
+	}
+	seen := make(map[*ctree.Leaf]bool, len(leaves))
+	for _, c := range leaves {
+		seen[c.leaf] = true
+		u := c.n.GetUpdate()[0]
+		prev, sentBefore := sub.sent[c.leaf]
 		// The device republishes whole objects, so a newer timestamp does
 		// not mean a new value: suppress_redundant compares values.
 		if sub.suppress && sentBefore && proto.Equal(prev.val, u.GetVal()) &&
 			(sub.heartbeat == 0 || now.Sub(prev.at) < sub.heartbeat) {
-			return nil
+			continue
 		}
-		sub.sent[l] = sentLeaf{val: u.GetVal(), at: now, elems: u.GetPath().GetElem()}
-		err = sess.addNotification(n)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if qerr != nil {
-		return qerr
+		sub.sent[c.leaf] = sentLeaf{val: u.GetVal(), at: now, elems: u.GetPath().GetElem()}
+		if err := sess.addNotification(c.n); err != nil {
+			return err
+		}
 	}
 	for l, prev := range sub.sent {
 		if !seen[l] {
 			delete(sub.sent, l)
-			ts := sess.srv.timestamp()
-			if err := sess.addNotification(&gpb.Notification{Timestamp: ts, Delete: []*gpb.Path{{Elem: prev.elems}}}); err != nil {
+			if err := sess.addNotification(&gpb.Notification{Timestamp: sess.srv.timestamp(), Delete: []*gpb.Path{{Elem: prev.elems}}}); err != nil {
 				return err
 			}
 		}
