@@ -224,7 +224,7 @@ func fieldMatchOf(ti *tableInfo, j int, mv MatchValue) *p4v1.FieldMatch {
 		}
 		return &p4v1.FieldMatch{FieldId: id, FieldMatchType: &p4v1.FieldMatch_Range_{Range: &p4v1.FieldMatch_Range{Low: trimCanonical(mv.Value), High: trimCanonical(mv.High)}}}
 	case MatchOptional:
-		if mv.Value == nil {
+		if mv.Value == nil || (ti.optionalAsTernary[j] && (mv.Mask == nil || isZero(mv.Mask))) {
 			return nil
 		}
 		return &p4v1.FieldMatch{FieldId: id, FieldMatchType: &p4v1.FieldMatch_Optional_{Optional: &p4v1.FieldMatch_Optional{Value: trimCanonical(mv.Value)}}}

@@ -35,6 +35,9 @@ type tableInfo struct {
 	constDefault   bool
 	idleTimeout    bool
 	initialDefault *p4cfg.TableActionCall // P4Info initial_default_action, if any
+	// optionalAsTernary[i] is true when key field i is optional in the
+	// P4Info but ternary in the device config.
+	optionalAsTernary []bool
 }
 
 type actionInfo struct {
@@ -68,7 +71,7 @@ type controllerHeader struct {
 	bits   int32
 }
 
-// ID prefixes of P4Info object ids (spec §6.3, p4info.proto P4Ids).
+// ID prefixes of P4Info object ids (p4info.proto P4Ids.Prefix).
 const (
 	prefixAction           = 0x01
 	prefixTable            = 0x02
@@ -77,8 +80,8 @@ const (
 	prefixDirectCounter    = 0x13
 	prefixMeter            = 0x14
 	prefixDirectMeter      = 0x15
-	prefixControllerHeader = 0x03
-	prefixDigest           = 0x18
+	prefixControllerHeader = 0x04
+	prefixDigest           = 0x17
 )
 
 // newSchema checks info for internal consistency and against the program's
@@ -189,13 +192,17 @@ func newSchema(info *p4cfg.P4Info, prog *ProgramSchema) (*schema, error) {
 				return nil, errorf(codes.InvalidArgument, "p4info: table %q match field %q: %v", name, mf.GetName(), err)
 			}
 			k := pt.Keys[i]
-			if mf.GetName() != k.Name || kind != k.Kind || int(mf.GetBitwidth()) != k.Width {
+			// p4c before BMv2 knew optional matches wrote them as ternary
+			// in the JSON; the server then sends a full or empty mask.
+			ternaryOptional := kind == MatchOptional && k.Kind == MatchTernary
+			if mf.GetName() != k.Name || (kind != k.Kind && !ternaryOptional) || int(mf.GetBitwidth()) != k.Width {
 				return nil, bad("table %q key field %d is %s %s bit<%d> in p4info, %s %s bit<%d> in the device config", name, i, mf.GetName(), kind, mf.GetBitwidth(), k.Name, k.Kind, k.Width)
 			}
 			if kind == MatchTernary || kind == MatchRange || kind == MatchOptional {
 				ti.needsPriority = true
 			}
 			ti.fieldIndex[mf.GetId()] = i
+			ti.optionalAsTernary = append(ti.optionalAsTernary, ternaryOptional)
 		}
 		progActions := map[string]bool{}
 		for _, a := range pt.Actions {

@@ -196,6 +196,9 @@ func parseMatch(ti *tableInfo, te *p4v1.TableEntry) ([]*p4v1.FieldMatch, []Match
 			}
 			c = &p4v1.FieldMatch{FieldId: mf.GetId(), FieldMatchType: &p4v1.FieldMatch_Optional_{Optional: &p4v1.FieldMatch_Optional{Value: v}}}
 			key[i] = MatchValue{Value: v}
+			if ti.optionalAsTernary[i] {
+				key[i].Mask = trimCanonical(prefixMask(w, w))
+			}
 			put(v)
 		}
 		canon = append(canon, c)
