@@ -683,8 +683,24 @@ func TestRemoveEVI(t *testing.T) {
 	if err := h.pe.RemoveEVI(h.ctx, 11); err == nil || !strings.Contains(err.Error(), "evi 11") {
 		t.Errorf("second RemoveEVI: %v, want an error naming evi 11", err)
 	}
+	if err := h.pe.RemoveSegment(h.ctx, esi1); err != nil {
+		t.Fatalf("RemoveSegment: %v", err)
+	}
+	for _, kind := range []asic.Kind{asic.KindSegment, asic.KindSegmentPeer, asic.KindDFState, asic.KindAttachmentCircuit} {
+		if got := h.sw.Entities(kind); len(got) != 0 {
+			t.Errorf("%v left after removing everything: %v", kind, got)
+		}
+	}
 	// The EVI can come back with the same labels and ids.
 	h.singleHomed()
+}
+
+func TestRemoveSegmentInUse(t *testing.T) {
+	h := newHarness(t, pe1Addr, nil)
+	h.multiHomed(SegmentConfig{})
+	if err := h.pe.RemoveSegment(h.ctx, esi1); err == nil || !strings.Contains(err.Error(), "still used by evi 10") {
+		t.Errorf("RemoveSegment of a used segment: %v, want an error naming evi 10", err)
+	}
 }
 
 func TestSwitchAgeing(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/p4evpn/p4evpn/asic"
+	"github.com/p4evpn/p4evpn/evpn/route"
 )
 
 // RemoveEVI deconfigures an EVI: it withdraws the routes the EVI
@@ -92,6 +93,30 @@ func (pe *PE) RemoveEVI(ctx context.Context, id uint32) error {
 		delete(pe.bds, e.bd)
 		pe.labels.put(e.unicastLabel)
 		pe.labels.put(e.bumLabel)
+		return nil
+	})
+}
+
+// RemoveSegment deconfigures a local segment no EVI uses any more (remove
+// those first): it deletes the segment's split-horizon state and returns its
+// ESI label. What remote PEs advertise for the ESI is kept.
+func (pe *PE) RemoveSegment(ctx context.Context, esi route.ESI) error {
+	return pe.run(ctx, func() error {
+		s := pe.segments[esi]
+		if s == nil || s.local == nil {
+			return fmt.Errorf("remove segment %s: not configured", esi)
+		}
+		if evis := s.evis(); len(evis) > 0 {
+			return fmt.Errorf("remove segment %s: still used by evi %d", esi, evis[0].id)
+		}
+		pe.stopTimer(s.local.timer)
+		for r := range s.local.peers {
+			pe.write(asic.Delete(asic.SegmentPeer{Segment: s.local.id, PE: r.id}))
+		}
+		pe.write(asic.Delete(asic.Segment{ID: s.local.id}))
+		pe.segIDs.put(uint32(s.local.id))
+		pe.labels.put(s.local.esiLabel)
+		s.local = nil
 		return nil
 	})
 }
