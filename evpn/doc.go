@@ -16,14 +16,15 @@
 // the PE three streams, each call returning once the switch write and the
 // routes it caused have been handed on:
 //
-//   - BGP: HandlePath for a new best path, HandleWithdraw for a withdrawn
-//     key, PeerDown when a remote PE is gone (its address, i.e. the next
-//     hop; a route reflector's address is a harmless no-op, its
-//     withdrawals arrive one by one);
+//   - BGP: HandlePath (or HandlePaths for a burst) for a new best path,
+//     HandleWithdraw for a withdrawn key, PeerDown when a remote PE is gone
+//     (its address, i.e. the next hop; a route reflector's address is a
+//     harmless no-op, its withdrawals arrive one by one);
 //   - the data plane: HandleSwitchEvent for asic.Switch.Events (learns and
 //     activity);
 //   - operations: SetSegmentUp when a segment's CE links fail or return,
-//     RemoveEVI, and Reconcile after a switch or daemon restart.
+//     RemoveEVI and RemoveSegment, and Reconcile after a switch or daemon
+//     restart (a failed switch write schedules one by itself).
 //
 // Telemetry reads MACTable, EVIs, Segments and Counters, and follows
 // Subscribe for ON_CHANGE events. DesiredState is the full snapshot
