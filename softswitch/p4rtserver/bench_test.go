@@ -1,41 +1,73 @@
 package p4rtserver
 
 import (
+	"bytes"
 	"fmt"
-	"os"
 	"testing"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+
+	"github.com/p4evpn/p4evpn/softswitch"
 )
 
 // benchEntries is how many route entries the benchmarks write and read.
 const benchEntries = 100_000
 
-// benchTargets are the data planes benchmarked: the engine when the
-// compiled test program exists, and the fake device (server cost alone).
-func benchTargets() []struct {
+// benchTarget is a data plane with a table of at least benchEntries.
+type benchTarget struct {
 	name  string
-	start func(testing.TB) *target
-} {
-	ts := []struct {
-		name  string
-		start func(testing.TB) *target
-	}{{"fake", startFake}}
-	if _, err := os.Stat(compiledJSON); err == nil {
-		ts = append(ts, struct {
-			name  string
-			start func(testing.TB) *target
-		}{"engine", startEngine})
-	}
-	return ts
+	start func(testing.TB) (*target, uint32) // the target and the table
+	// entry is the i-th distinct entry of the table.
+	entry func(tg *target, table uint32, i int) *p4v1.Entity
 }
 
-// routeUpdates returns n INSERTs of distinct /32 routes.
-func routeUpdates(tg *target, n int) []*p4v1.Update {
+// benchTargets: the softswitch engine with BMv2's digest.p4 test program,
+// whose source-MAC table (exact 48-bit key) is enlarged to 200k entries in
+// the JSON and P4Info; and the fake device, for the server's cost alone.
+func benchTargets() []benchTarget {
+	return []benchTarget{
+		{name: "engine", start: startEngineMACTable, entry: func(tg *target, table uint32, i int) *p4v1.Entity {
+			mac := []byte{0x02, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+			return entry(table, 0, action(tg.aNoAction), exact(1, mac))
+		}},
+		{name: "fake", start: func(tb testing.TB) (*target, uint32) {
+			tg := startFake(tb)
+			return tg, tg.tRoute
+		}, entry: func(tg *target, table uint32, i int) *p4v1.Entity {
+			ip := []byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
+			return entry(table, 0, action(tg.aSetPort, []byte{byte(i%8 + 1)}), lpm(1, ip, 32))
+		}},
+	}
+}
+
+// startEngineMACTable serves the engine for digest.p4 with its smac table
+// enlarged.
+func startEngineMACTable(tb testing.TB) (*target, uint32) {
+	tb.Helper()
+	js := bytes.Replace(readFile(tb, "testdata/bmv2/digest.json"), []byte(`"max_size" : 4096`), []byte(`"max_size" : 200000`), 1)
+	info := loadP4Info(tb, "testdata/bmv2/digest.proto.txt")
+	var table uint32
+	for _, t := range info.GetTables() {
+		if t.GetPreamble().GetName() == "ingress.smac" {
+			t.Size, table = 200000, t.GetPreamble().GetId()
+		}
+	}
+	sw := softswitch.New(softswitch.Config{Logger: quietLogger()})
+	tb.Cleanup(func() { sw.Close() })
+	tg := &target{name: "engine", client: dial(tb, serve(tb, NewEngineDevice(sw))), deviceID: testDevice, info: info, config: js}
+	for _, a := range info.GetActions() {
+		if a.GetPreamble().GetName() == "NoAction" {
+			tg.aNoAction = a.GetPreamble().GetId()
+		}
+	}
+	return tg, table
+}
+
+// updates returns n INSERTs of distinct entries.
+func (bt benchTarget) updates(tg *target, table uint32, n int) []*p4v1.Update {
 	out := make([]*p4v1.Update, n)
 	for i := range out {
-		ip := []byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
-		out[i] = update(p4v1.Update_INSERT, entry(tg.tRoute, 0, action(tg.aSetPort, []byte{byte(i%8 + 1)}), lpm(1, ip, 32)))
+		out[i] = update(p4v1.Update_INSERT, bt.entry(tg, table, i))
 	}
 	return out
 }
@@ -57,9 +89,9 @@ func BenchmarkWrite(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/batch=%d", bt.name, batch), func(b *testing.B) {
 				for range b.N {
 					b.StopTimer()
-					tg := bt.start(b)
+					tg, table := bt.start(b)
 					ready(b, tg)
-					updates := routeUpdates(tg, benchEntries)
+					updates := bt.updates(tg, table, benchEntries)
 					b.StartTimer()
 					writeBatches(b, tg, updates, batch)
 				}
@@ -73,12 +105,12 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkWildcardRead(b *testing.B) {
 	for _, bt := range benchTargets() {
 		b.Run(bt.name, func(b *testing.B) {
-			tg := bt.start(b)
+			tg, table := bt.start(b)
 			ready(b, tg)
-			writeBatches(b, tg, routeUpdates(tg, benchEntries), 1000)
+			writeBatches(b, tg, bt.updates(tg, table, benchEntries), 1000)
 			b.ResetTimer()
 			for range b.N {
-				got, err := tg.read(b, tableEntity(&p4v1.TableEntry{TableId: tg.tRoute}))
+				got, err := tg.read(b, tableEntity(&p4v1.TableEntry{TableId: table}))
 				if err != nil || len(got) != benchEntries {
 					b.Fatalf("read %d entries, %v; want %d", len(got), err, benchEntries)
 				}
