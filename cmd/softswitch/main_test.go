@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -102,6 +104,15 @@ func TestBinaryServesP4Runtime(t *testing.T) {
 	}
 
 	// SIGTERM: a clean exit, which ends the stream.
+	stopBinary(t, cmd)
+	if _, err := st.Recv(); err == nil {
+		t.Error("stream still open after shutdown")
+	}
+}
+
+// stopBinary sends SIGTERM and expects a clean exit.
+func stopBinary(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +126,67 @@ func TestBinaryServesP4Runtime(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("softswitch did not exit within 30s of SIGTERM")
 	}
-	if _, err := st.Recv(); err == nil {
-		t.Error("stream still open after shutdown")
+}
+
+// The binary started with a program and its P4Info serves that pipeline: a
+// packet-out comes back as a packet-in through BMv2's packet_io test
+// program, which sends every packet to the CPU port.
+func TestBinaryWithProgram(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go toolchain not on PATH: cannot build the binary")
+	}
+	dir := "../../softswitch/p4rtserver/testdata/bmv2/"
+	client, cmd := startBinary(t, "--cpu-port", "64", "--p4info", dir+"packet_io.proto.txt", dir+"packet_io.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := client.GetForwardingPipelineConfig(ctx, &p4v1.GetForwardingPipelineConfigRequest{DeviceId: 1, ResponseType: p4v1.GetForwardingPipelineConfigRequest_P4INFO_AND_COOKIE})
+	if err != nil || len(cfg.GetConfig().GetP4Info().GetTables()) != 1 {
+		t.Fatalf("GetForwardingPipelineConfig: %v, %v; want packet_io's P4Info", cfg, err)
+	}
+	st, err := client.StreamChannel(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_Arbitration{Arbitration: &p4v1.MasterArbitrationUpdate{
+		DeviceId: 1, ElectionId: &p4v1.Uint128{Low: 1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := st.Recv(); err != nil || m.GetArbitration().GetStatus().GetCode() != int32(codes.OK) {
+		t.Fatalf("arbitration: %v, %v; want OK", m, err)
+	}
+	payload := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x90, 0}, make([]byte, 46)...)
+	if err := st.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_Packet{Packet: &p4v1.PacketOut{Payload: payload}}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.Recv()
+	if err != nil || !bytes.Equal(m.GetPacket().GetPayload(), payload) {
+		t.Fatalf("packet-in: %v, %v; want the packet-out's payload", m, err)
+	}
+	stopBinary(t, cmd)
+}
+
+func TestFlags(t *testing.T) {
+	tests := []struct {
+		desc    string
+		args    []string
+		wantErr string
+	}{
+		{"bad port", []string{"--no-p4", "-i", "veth0"}, "PORT@IFACE"},
+		{"bad port number", []string{"--no-p4", "-i", "x@veth0"}, "port number"},
+		{"program and --no-p4", []string{"--no-p4", "a.json"}, "exclusive"},
+		{"no program", []string{}, "--no-p4"},
+		{"p4info without program", []string{"--no-p4", "--p4info", "a.txtpb"}, "needs the JSON"},
+		{"bad log level", []string{"--no-p4", "--log-level", "loud"}, "--log-level"},
+		{"missing interface", []string{"--no-p4", "-i", "1@no-such-iface0"}, "no-such-iface0"},
+		{"missing program", []string{"/nonexistent/prog.json"}, "prog.json"},
+		{"bad address", []string{"--no-p4", "--grpc-addr", "127.0.0.1:notaport"}, "--grpc-addr"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			err := run(context.Background(), tc.args, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("run(%q) = %v, want an error containing %q", tc.args, err, tc.wantErr)
+			}
+		})
 	}
 }
