@@ -384,6 +384,23 @@ func TestTargetPacketIOAndDigests(t *testing.T) {
 		if err != nil || len(counters) != 1 || counters[0].GetData().GetPacketCount() < 2 {
 			t.Errorf("port_counter[7] = %v, %v; want at least the 2 packets sent", counters, err)
 		}
+
+		// A frame that hits a fib entry is counted by the entry's direct
+		// counter, and does not come back to the CPU.
+		hit := mustBuild(t, ix, TableEntry{Table: "fib", Match: fibKey(42, 0x0000aabbccdd), Action: Action("fib_forward", Arg("port", Uint(4)))})
+		if err := c.Write(ctx, []*p4v1.Update{Insert(hit)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SendPacketOut(ctx, frame, Meta("egress_port", Uint(7))); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "direct counter of the hit entry", func() bool {
+			dcs, err := c.ReadDirectCounters(ctx, "fib")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(dcs) == 1 && TableEntryKey(dcs[0].GetTableEntry()) == TableEntryKey(hit) && dcs[0].GetData().GetPacketCount() == 1
+		})
 	})
 }
 
