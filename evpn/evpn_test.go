@@ -443,6 +443,12 @@ func TestFloodList_RFC7432_11(t *testing.T) {
 	if err := h.pe.HandlePath(h.ctx, p); err == nil || !strings.Contains(err.Error(), "PMSI") {
 		t.Errorf("IMET without PMSI: err %v, want a PMSI error", err)
 	}
+	if err := h.pe.HandlePath(h.ctx, imetPathFor(pe2Addr, 1<<20)); err == nil || !strings.Contains(err.Error(), "label 1048576") {
+		t.Errorf("IMET with a 21-bit label: err %v, want one naming the label", err)
+	}
+	if err := h.pe.HandlePath(h.ctx, macPath(pe2Addr, mac1, route.ESI{}, 5_000_000, 0, false)); err == nil || !strings.Contains(err.Error(), "label 5000000") {
+		t.Errorf("RT-2 with a VNI-sized label: err %v, want one naming the label", err)
+	}
 }
 
 func TestSplitHorizon_RFC7432_8_3(t *testing.T) {

@@ -141,6 +141,9 @@ func (pe *PE) handlePath(p route.Path) error {
 		pe.counters.OwnRoutesIgnored++
 		return pe.handleWithdraw(p.NLRI)
 	}
+	if err := checkLabels(p); err != nil {
+		return err
+	}
 	switch n := p.NLRI.(type) {
 	case route.EthernetAD:
 		if !p.Attrs.NextHop.IsValid() {
@@ -175,6 +178,30 @@ func (pe *PE) handlePath(p route.Path) error {
 		return nil
 	}
 	return fmt.Errorf("handle path %s: route type %v is not handled", p.NLRI, p.NLRI.RouteType())
+}
+
+// checkLabels refuses MPLS labels beyond 20 bits: p4evpn's core is MPLS,
+// and such a value (a VXLAN VNI, or a codec error) cannot be pushed.
+func checkLabels(p route.Path) error {
+	var labels []uint32
+	switch n := p.NLRI.(type) {
+	case route.EthernetAD:
+		labels = append(labels, n.Label)
+	case route.MACIP:
+		labels = append(labels, n.Label1, n.Label2)
+	}
+	if p.Attrs.PMSI != nil {
+		labels = append(labels, p.Attrs.PMSI.Label)
+	}
+	if p.Attrs.ESILabel != nil {
+		labels = append(labels, p.Attrs.ESILabel.Label)
+	}
+	for _, l := range labels {
+		if l > route.MaxLabel {
+			return fmt.Errorf("handle path %s: label %d does not fit 20 bits", p.NLRI, l)
+		}
+	}
+	return nil
 }
 
 func (pe *PE) handleWithdraw(n route.NLRI) error {
