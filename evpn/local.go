@@ -162,5 +162,5 @@ func (pe *PE) ageSweep() {
 			pe.removeLocal(e, mac, me, "aged")
 		}
 	}
-	pe.ageTimer = pe.after(pe.cfg.MACAgeing/10, pe.ageSweep)
+	pe.after(pe.cfg.MACAgeing/10, pe.ageSweep)
 }

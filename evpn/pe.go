@@ -50,7 +50,6 @@ type PE struct {
 	rdIntern  map[route.RD]*route.RD
 	ports     map[asic.PortID]asic.PortKind
 	timers    map[*peTimer]struct{}
-	ageTimer  *peTimer
 	// repairTimer is pending while a reconciliation is scheduled.
 	repairTimer *peTimer
 	counters    Counters
@@ -297,7 +296,7 @@ func New(cfg Config) (*PE, error) {
 	err := pe.run(ctx, func() error {
 		pe.addPort(cfg.Core.Port, asic.PortCore)
 		if !cfg.SwitchAgeing {
-			pe.ageTimer = pe.after(pe.cfg.MACAgeing/10, pe.ageSweep)
+			pe.after(pe.cfg.MACAgeing/10, pe.ageSweep)
 		}
 		return nil
 	})
@@ -692,7 +691,7 @@ func (pe *PE) acEntity(ac *attachment) asic.AttachmentCircuit {
 	return a
 }
 
-// evisOf returns the EVIs with an AC on the local segment s, sorted by id.
+// evis returns the EVIs with an AC on the local segment s, sorted by id.
 func (s *ethernetSegment) evis() []*evi {
 	var out []*evi
 	if s.local == nil {
