@@ -246,3 +246,73 @@ func TestEngineActionSelector(t *testing.T) {
 		t.Errorf("deleting a member in use: %v, %v; want FAILED_PRECONDITION", codes, err)
 	}
 }
+
+// Writes race with traffic: while a controller flips an action-selector
+// member between ports 2 and 3 as fast as it can, every frame leaves intact
+// on exactly one of the two ports, with the old action or the new one
+// (spec §11: each update is atomic for packets). Run with -race.
+func TestEngineWritesDuringTraffic(t *testing.T) {
+	es := startEngineProgram(t, "action_profile", 0, 1, 2, 3)
+	prof, send, tbl := id(t, es.info, "ActProfWS"), id(t, es.info, "send"), id(t, es.info, "IndirectWS")
+	member := func(port byte) *p4v1.Entity {
+		return &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{
+			ActionProfileId: prof, MemberId: 1, Action: &p4v1.Action{ActionId: send, Params: []*p4v1.Action_Param{{ParamId: 1, Value: []byte{port}}}}}}}
+	}
+	es.mustWrite(t, update(p4v1.Update_INSERT, member(2)))
+	es.mustWrite(t, update(p4v1.Update_INSERT, entry(tbl, 0, &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: 1}}, exact(1, []byte{1}))))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type arrival struct {
+		port  uint32
+		frame []byte
+	}
+	arrivals := make(chan arrival, 16)
+	for _, p := range []uint32{2, 3} {
+		go func() {
+			for {
+				f, err := es.ports[p].Recv(ctx)
+				if err != nil {
+					return
+				}
+				arrivals <- arrival{p, f}
+			}
+		}()
+	}
+	writerDone := make(chan error, 1)
+	go func() {
+		for i := 0; ctx.Err() == nil; i++ {
+			_, err := es.client.Write(ctx, &p4v1.WriteRequest{DeviceId: es.deviceID, ElectionId: eid(1000),
+				Updates: []*p4v1.Update{update(p4v1.Update_MODIFY, member(byte(2+i%2)))}})
+			if err != nil && ctx.Err() == nil {
+				writerDone <- err
+				return
+			}
+		}
+		writerDone <- nil
+	}()
+	seen := map[uint32]int{}
+	for i := range 300 {
+		frame := append([]byte{1, byte(i >> 8), byte(i), 0, 0}, make([]byte, 55)...)
+		es.send(t, 1, frame)
+		select {
+		case a := <-arrivals:
+			if !cmp.Equal(a.frame, frame) {
+				t.Fatalf("frame %d: port %d got %x, want %x", i, a.port, a.frame, frame)
+			}
+			seen[a.port]++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("frame %d left on no port", i)
+		}
+	}
+	cancel()
+	if err := <-writerDone; err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	select {
+	case a := <-arrivals:
+		t.Errorf("an extra frame left on port %d: %x", a.port, a.frame)
+	default:
+	}
+	t.Logf("frames per port while the member flipped: %v", seen)
+}
