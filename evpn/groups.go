@@ -136,7 +136,9 @@ func (pe *PE) rebind(b *binding, w groupWant) {
 	ng.bindings++
 	b.group = ng
 	for mac, me := range b.evi.macs {
-		if me.binding == b && me.fwd.Kind == asic.ToAliasingGroup {
+		// Groups belong to one segment, so the old group's id names
+		// exactly this binding's MACs in the EVI.
+		if me.fwd.Kind == asic.ToAliasingGroup && me.fwd.Group == old.id {
 			me.fwd.Group = ng.id
 			pe.write(asic.Set(pe.fdbEntry(b.evi, mac, me)))
 		}

@@ -111,7 +111,6 @@ func (pe *PE) resolve(e *evi, mac route.MAC, me *macEntry) {
 		ownerPE  *remotePE
 		ownerSeg *ethernetSegment
 		pinned   bool
-		bind     *binding
 	)
 	if lm := me.local; lm != nil {
 		dest = asic.Destination{Kind: asic.ToAC, AC: lm.ac.cfg.ID}
@@ -130,8 +129,7 @@ func (pe *PE) resolve(e *evi, mac route.MAC, me *macEntry) {
 			// link to the segment (RFC 7432 §14.1 all-active).
 			dest = asic.Destination{Kind: asic.ToAC, AC: ac.cfg.ID}
 		case r.seg != nil:
-			bind = e.bindings[r.seg]
-			dest = asic.Destination{Kind: asic.ToAliasingGroup, Group: bind.group.id}
+			dest = asic.Destination{Kind: asic.ToAliasingGroup, Group: e.bindings[r.seg].group.id}
 		default:
 			dest = asic.Destination{Kind: asic.ToRemotePE, PE: r.pe.id, Label: r.label}
 		}
@@ -146,7 +144,7 @@ func (pe *PE) resolve(e *evi, mac route.MAC, me *macEntry) {
 		me.fwd, me.pinned, me.idle = dest, pinned, idle
 		pe.write(asic.Set(pe.fdbEntry(e, mac, me)))
 	}
-	me.ownerPE, me.ownerSeg, me.hasOwner, me.binding = ownerPE, ownerSeg, true, bind
+	me.ownerPE, me.ownerSeg, me.hasOwner = ownerPE, ownerSeg, true
 	if added {
 		pe.publishMAC(EventMACAdded, e, mac, me)
 	}

@@ -206,16 +206,17 @@ type macEntry struct {
 	pinned  bool
 	// idle says the FDB entry carries the ageing idle timeout.
 	idle bool
+	// hasOwner says the switch holds an FDB entry for the MAC.
+	hasOwner bool
+	// advertised is set while this PE announces the MAC's route, with
+	// sequence advertisedSeq.
+	advertised    bool
+	advertisedSeq uint32
 	// owner is where the MAC is: a remote PE (nil for this PE) and the
 	// segment (nil when single-homed). A change of owner is a move.
 	ownerPE  *remotePE
 	ownerSeg *ethernetSegment
-	hasOwner bool
-	binding  *binding
 	mob      *mobility
-	// advertised is the sequence of the MAC route this PE announced.
-	advertised    bool
-	advertisedSeq uint32
 }
 
 type localMAC struct {
