@@ -35,7 +35,7 @@ func TestTargetPipelineCookieKeepsTables(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg *target, p *Pipeline) {
 		ctx := testContext(t)
 		c1 := connectTest(t, tg.addr, WithDeviceID(testDeviceID), WithElectionID(ElectionID{Low: 1}))
-		if pushed := setPipelineOrSkip(t, c1, p); !pushed {
+		if pushed := mustSetPipeline(t, c1, p); !pushed {
 			t.Fatal("first SetPipeline did not push")
 		}
 		entry := mustBuild(t, p.Index, TableEntry{Table: "fib", Match: fibKey(1, 0xa), Action: Action("fib_forward", Arg("port", Uint(2)))})

@@ -229,23 +229,16 @@ func forEachTarget(t *testing.T, fn func(t *testing.T, tg *target, p *Pipeline))
 func primaryWithProgram(t testing.TB, tg *target, p *Pipeline, id uint64, opts ...Option) *Client {
 	t.Helper()
 	c := connectTest(t, tg.addr, append([]Option{WithDeviceID(testDeviceID), WithElectionID(ElectionID{Low: id})}, opts...)...)
-	setPipelineOrSkip(t, c, p)
+	mustSetPipeline(t, c, p)
 	return c
 }
 
-// setPipelineOrSkip pushes p, and skips the test when the target refuses
-// the P4Info's id prefixes: softswitch/p4rtserver expects 0x03 for
-// controller headers and 0x18 for digests, where p4info.proto (P4Ids) and
-// p4c use 0x04 and 0x17. The skip names the target's bug instead of
-// failing p4rt for it.
-func setPipelineOrSkip(t testing.TB, c *Client, p *Pipeline) bool {
+// mustSetPipeline pushes p and reports whether the target needed it.
+func mustSetPipeline(t testing.TB, c *Client, p *Pipeline) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	pushed, err := c.SetPipeline(ctx, p)
-	if err != nil && strings.Contains(err.Error(), "whose prefix is not") {
-		t.Skipf("target rejects spec-conformant P4Info id prefixes (p4info.proto P4Ids: CONTROLLER_HEADER 0x04, DIGEST 0x17): %v", err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
