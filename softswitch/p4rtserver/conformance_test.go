@@ -798,3 +798,27 @@ func testIdleTimeout(t *testing.T, tg *target) {
 		t.Errorf("read entry %v: want time_since_last_hit set and idle_timeout_ns %d", got[0], te.IdleTimeoutNs)
 	}
 }
+
+// A controller that does not read its stream loses packet-ins (spec §16:
+// the server may drop), counted in Stats, while the server stays live.
+func TestSlowControllerDropsPacketIns(t *testing.T) {
+	tg := startFake(t, WithStreamQueue(1))
+	primary(t, tg)
+	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_COMMIT, tg.pipelineConfig(1)); err != nil {
+		t.Fatal(err)
+	}
+	// The session buffers 1024 messages and then stops reading while 4 MiB of packet-ins are
+	// raised: gRPC flow control stops the sender, the queue of 1 fills.
+	frame := append([]byte{0x80, 0}, make([]byte, 4096)...)
+	for range 1024 + 2048 {
+		tg.fake.raise(func(sink EventSink) { sink.ToCPU(frame) })
+	}
+	tg.fake.raise(func(EventSink) {}) // the event loop has handled every frame
+	if got := tg.srv.Stats().StreamDropped; got == 0 {
+		t.Errorf("StreamDropped = 0 after raising 3072 packet-ins to a controller that does not read")
+	}
+	// The server still answers.
+	if _, err := tg.client.Capabilities(ctxT(t), &p4v1.CapabilitiesRequest{}); err != nil {
+		t.Errorf("Capabilities after the flood: %v", err)
+	}
+}

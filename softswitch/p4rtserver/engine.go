@@ -147,18 +147,22 @@ func engineEntry(e *Entry) softswitch.TableEntry {
 	return te
 }
 
+// InsertEntry implements Device.
 func (d *EngineDevice) InsertEntry(table string, e *Entry) error {
 	return engineErr(d.sw.InsertEntry(table, engineEntry(e)))
 }
 
+// ModifyEntry implements Device.
 func (d *EngineDevice) ModifyEntry(table string, e *Entry) error {
 	return engineErr(d.sw.ModifyEntry(table, engineEntry(e)))
 }
 
+// DeleteEntry implements Device.
 func (d *EngineDevice) DeleteEntry(table string, e *Entry) error {
 	return engineErr(d.sw.DeleteEntry(table, engineMatch(e.Key), e.Priority))
 }
 
+// EntryCounter implements Device.
 func (d *EngineDevice) EntryCounter(table string, e *Entry) (Counts, error) {
 	te, err := d.sw.Entry(table, engineMatch(e.Key), e.Priority)
 	if err != nil {
@@ -193,6 +197,7 @@ func (d *EngineDevice) Entries(table string) ([]Entry, error) {
 	return out, nil
 }
 
+// SetDefaultAction implements Device.
 func (d *EngineDevice) SetDefaultAction(table string, a *ActionCall) error {
 	if a == nil {
 		return engineErr(d.sw.ResetDefaultEntry(table))
@@ -200,14 +205,17 @@ func (d *EngineDevice) SetDefaultAction(table string, a *ActionCall) error {
 	return engineErr(d.sw.SetDefaultEntry(table, softswitch.ActionCall{Action: a.Name, Params: a.Args}))
 }
 
+// InsertMember implements Device.
 func (d *EngineDevice) InsertMember(profile string, member uint32, a *ActionCall) error {
 	return engineErr(d.sw.InsertMember(profile, softswitch.Member{ID: member, Action: a.Name, Params: a.Args}))
 }
 
+// ModifyMember implements Device.
 func (d *EngineDevice) ModifyMember(profile string, member uint32, a *ActionCall) error {
 	return engineErr(d.sw.ModifyMember(profile, softswitch.Member{ID: member, Action: a.Name, Params: a.Args}))
 }
 
+// DeleteMember implements Device.
 func (d *EngineDevice) DeleteMember(profile string, member uint32) error {
 	return engineErr(d.sw.DeleteMember(profile, member))
 }
@@ -220,14 +228,17 @@ func engineGroup(group uint32, members []uint32) softswitch.Group {
 	return g
 }
 
+// InsertGroup implements Device.
 func (d *EngineDevice) InsertGroup(profile string, group uint32, members []uint32) error {
 	return engineErr(d.sw.InsertGroup(profile, engineGroup(group, members)))
 }
 
+// ModifyGroup implements Device.
 func (d *EngineDevice) ModifyGroup(profile string, group uint32, members []uint32) error {
 	return engineErr(d.sw.ModifyGroup(profile, engineGroup(group, members)))
 }
 
+// DeleteGroup implements Device.
 func (d *EngineDevice) DeleteGroup(profile string, group uint32) error {
 	return engineErr(d.sw.DeleteGroup(profile, group))
 }
@@ -240,14 +251,17 @@ func engineReplicas(rs []Replica) []softswitch.Replica {
 	return out
 }
 
+// InsertMulticastGroup implements Device.
 func (d *EngineDevice) InsertMulticastGroup(group uint32, rs []Replica) error {
 	return engineErr(d.sw.InsertMulticastGroup(softswitch.MulticastGroup{ID: group, Replicas: engineReplicas(rs)}))
 }
 
+// ModifyMulticastGroup implements Device.
 func (d *EngineDevice) ModifyMulticastGroup(group uint32, rs []Replica) error {
 	return engineErr(d.sw.ModifyMulticastGroup(softswitch.MulticastGroup{ID: group, Replicas: engineReplicas(rs)}))
 }
 
+// DeleteMulticastGroup implements Device.
 func (d *EngineDevice) DeleteMulticastGroup(group uint32) error {
 	return engineErr(d.sw.DeleteMulticastGroup(group))
 }
@@ -256,18 +270,22 @@ func engineClone(id uint32, s CloneSession) softswitch.CloneSession {
 	return softswitch.CloneSession{ID: id, Replicas: engineReplicas(s.Replicas), ClassOfService: s.ClassOfService, PacketLength: int(s.PacketLength)}
 }
 
+// InsertCloneSession implements Device.
 func (d *EngineDevice) InsertCloneSession(id uint32, s CloneSession) error {
 	return engineErr(d.sw.InsertCloneSession(engineClone(id, s)))
 }
 
+// ModifyCloneSession implements Device.
 func (d *EngineDevice) ModifyCloneSession(id uint32, s CloneSession) error {
 	return engineErr(d.sw.ModifyCloneSession(engineClone(id, s)))
 }
 
+// DeleteCloneSession implements Device.
 func (d *EngineDevice) DeleteCloneSession(id uint32) error {
 	return engineErr(d.sw.DeleteCloneSession(id))
 }
 
+// Counter implements Device.
 func (d *EngineDevice) Counter(name string, index int) (Counts, error) {
 	c, err := d.sw.ReadCounter(name, index)
 	if err != nil {
@@ -276,10 +294,12 @@ func (d *EngineDevice) Counter(name string, index int) (Counts, error) {
 	return Counts{Bytes: int64(c.Bytes), Packets: int64(c.Packets)}, nil
 }
 
+// SetCounter implements Device.
 func (d *EngineDevice) SetCounter(name string, index int, c Counts) error {
 	return engineErr(d.sw.WriteCounter(name, index, softswitch.CounterData{Bytes: uint64(c.Bytes), Packets: uint64(c.Packets)}))
 }
 
+// PacketOut implements Device.
 func (d *EngineDevice) PacketOut(frame []byte) error {
 	return engineErr(d.sw.PacketOut(frame))
 }

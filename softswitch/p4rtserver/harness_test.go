@@ -27,8 +27,9 @@ type target struct {
 	info     *p4cfg.P4Info
 	config   []byte // device config for info
 	ids
-	// fake is the fake device, nil for real data planes.
+	// fake is the fake device and srv its server, nil for real data planes.
 	fake *fakeDevice
+	srv  *Server
 	// raiseDigest makes the data plane raise digest mac_learn_t{mac, port};
 	// s is the primary's stream (real data planes get a packet-out).
 	raiseDigest func(s *session, mac, port byte)
@@ -41,10 +42,10 @@ func quietLogger() *slog.Logger {
 }
 
 // startFake starts a Server on a fake device on 127.0.0.1:0.
-func startFake(t testing.TB) *target {
+func startFake(t testing.TB, opts ...Option) *target {
 	t.Helper()
 	dev := newFakeDevice()
-	s := New(dev, WithDeviceID(testDevice), WithLogger(quietLogger()))
+	s := New(dev, append([]Option{WithDeviceID(testDevice), WithLogger(quietLogger())}, opts...)...)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func startFake(t testing.TB) *target {
 		s.Close()
 	})
 	tg := &target{name: "fake", client: dial(t, lis.Addr().String()), deviceID: testDevice,
-		info: loadP4Info(t, "testdata/proto.p4info.txtpb"), config: readFile(t, "testdata/proto.schema.json"), fake: dev}
+		info: loadP4Info(t, "testdata/proto.p4info.txtpb"), config: readFile(t, "testdata/proto.schema.json"), fake: dev, srv: s}
 	tg.ids = lookupIDs(t, tg.info)
 	tg.raiseDigest = func(_ *session, mac, port byte) {
 		dev.raise(func(sink EventSink) { sink.Digest("mac_learn_t", [][]byte{{0, 0, 0, 0, 0, mac}, {0, port}}) })

@@ -50,8 +50,8 @@ type Server struct {
 	// the packet path.
 	headers atomic.Pointer[schema]
 
-	packetInsDropped atomic.Uint64
-	nextController   atomic.Uint64
+	streamDropped  atomic.Uint64 // data messages dropped for slow controllers
+	nextController atomic.Uint64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -164,6 +164,21 @@ func (s *Server) Capabilities(_ context.Context, req *p4v1.CapabilitiesRequest) 
 
 func (s *Server) unknownDevice(id uint64) error {
 	return errorf(codes.NotFound, "unknown device id %d (this server is device %d)", id, s.deviceID)
+}
+
+// Stats are counters of the server's queues.
+type Stats struct {
+	// StreamDropped counts packet-ins, digest lists and idle notifications
+	// dropped because a controller did not read its stream fast enough.
+	StreamDropped uint64
+	// DigestsDropped counts data plane digest messages dropped before
+	// batching because the digest queue was full.
+	DigestsDropped uint64
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	return Stats{StreamDropped: s.streamDropped.Load(), DigestsDropped: s.digests.dropped.Load()}
 }
 
 // active is the pipeline Reads and Writes refer to: the saved one after

@@ -14,7 +14,7 @@ import (
 func (s *Server) StreamChannel(stream p4v1.P4Runtime_StreamChannelServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	c := &controller{id: s.nextController.Add(1), out: newOutbox(s.queue, func() { s.packetInsDropped.Add(1) })}
+	c := &controller{id: s.nextController.Add(1), out: newOutbox(s.queue, func() { s.streamDropped.Add(1) })}
 	log := s.log.With("controller", c.id)
 	defer s.arb.leave(c)
 

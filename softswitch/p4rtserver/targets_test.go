@@ -46,7 +46,7 @@ func TestConformance(t *testing.T) {
 		start func(testing.TB) *target
 		skip  string
 	}{
-		{name: "fake", start: startFake},
+		{name: "fake", start: func(t testing.TB) *target { return startFake(t) }},
 		{name: "engine", start: startEngine},
 		{name: "bmv2", start: startBMv2},
 	}
