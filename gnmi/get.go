@@ -45,6 +45,10 @@ func (s *Server) get(req *gpb.GetRequest) (*gpb.GetResponse, error) {
 		if err != nil {
 			return nil, err
 		}
+		if r.node.keyLeaf {
+			resp.Notification = append(resp.Notification, s.getKeyLeaf(r, ietf))
+			continue
+		}
 		leaves := s.leavesUnder(r.elems, req.GetType())
 		// A keyed entry that holds no data of any type does not exist; one
 		// that only lacks data of the requested type answers empty.
@@ -66,6 +70,33 @@ func (s *Server) get(req *gpb.GetRequest) (*gpb.GetResponse, error) {
 		resp.Notification = append(resp.Notification, n)
 	}
 	return resp, nil
+}
+
+// getKeyLeaf answers a list-level key leaf (…/network-instance[name=*]/name,
+// the usual way to list entries) from the keys of the entries that exist:
+// the cache stores the key only in paths and config/<key>.
+func (s *Server) getKeyLeaf(r resolved, ietf bool) *gpb.Notification {
+	list := r.elems[:len(r.elems)-1]
+	seen := map[string]bool{}
+	n := &gpb.Notification{Timestamp: s.timestamp()}
+	for _, l := range s.leavesUnder(list, gpb.GetRequest_ALL) {
+		entry := l.elems[:len(list)]
+		k := formatPath(entry)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		val, _ := json.Marshal(keyJSON(r.node.typ, entry[len(entry)-1].GetKey()[r.node.name], ietf))
+		tv := &gpb.TypedValue{Value: &gpb.TypedValue_JsonVal{JsonVal: val}}
+		if ietf {
+			tv = &gpb.TypedValue{Value: &gpb.TypedValue_JsonIetfVal{JsonIetfVal: val}}
+		}
+		n.Update = append(n.Update, &gpb.Update{Path: &gpb.Path{Elem: append(slices.Clone(entry), &gpb.PathElem{Name: r.node.name})}, Val: tv})
+	}
+	slices.SortFunc(n.Update, func(a, b *gpb.Update) int {
+		return strings.Compare(formatPath(a.GetPath().GetElem()), formatPath(b.GetPath().GetElem()))
+	})
+	return n
 }
 
 // checkTarget accepts an empty target or the server's own.

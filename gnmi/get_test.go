@@ -163,6 +163,26 @@ func TestGetStateAndAll(t *testing.T) {
 			},
 		},
 		{
+			desc: "key leaves list the entries",
+			path: "/network-instances/network-instance[name=*]/name", typ: gpb.GetRequest_ALL, enc: gpb.Encoding_JSON_IETF,
+			want: map[string]any{
+				"/network-instances/network-instance[name=DEFAULT]/name": "DEFAULT",
+				"/network-instances/network-instance[name=blue]/name":    "blue",
+			},
+		},
+		{
+			desc: "a numeric key leaf is a number; identity keys are qualified",
+			path: "/network-instances/network-instance[name=DEFAULT]/protocols/protocol/identifier", typ: gpb.GetRequest_ALL, enc: gpb.Encoding_JSON_IETF,
+			want: map[string]any{
+				"/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/identifier": "openconfig-policy-types:BGP",
+			},
+		},
+		{
+			desc: "vlan-id key leaf",
+			path: "/network-instances/network-instance[name=blue]/vlans/vlan/vlan-id", typ: gpb.GetRequest_ALL, enc: gpb.Encoding_JSON,
+			want: map[string]any{"/network-instances/network-instance[name=blue]/vlans/vlan[vlan-id=100]/vlan-id": float64(100)},
+		},
+		{
 			desc: "list without keys is a wildcard; augment members qualified",
 			path: "/interfaces/interface/subinterfaces", typ: gpb.GetRequest_CONFIG, enc: gpb.Encoding_JSON_IETF,
 			want: map[string]any{"/interfaces/interface[name=eth1]/subinterfaces": decodeJSON(t, []byte(`{"subinterface": [{"index": 100,

@@ -173,7 +173,7 @@ func (c *Config) validateEthernetSegment(name string, esiOwner map[string]string
 	}
 }
 
-// Revertive reports the revertive setting, true by the model's default.
+// IsRevertive reports the revertive setting, true by the model's default.
 func (es *EthernetSegment) IsRevertive() bool {
 	return es.Revertive == nil || *es.Revertive
 }
