@@ -163,14 +163,15 @@ func TestAgeing_RFC7432_9_1(t *testing.T) {
 
 func TestMACLimits(t *testing.T) {
 	tests := []struct {
-		desc      string
-		eviLimit  int
-		acLimit   int
-		wantMACs  int
-		wantDrops uint64
+		desc        string
+		eviLimit    int
+		acLimit     int
+		wantMACs    int
+		wantDrops   uint64
+		wantACDrops uint64
 	}{
 		{desc: "per-EVI limit", eviLimit: 2, wantMACs: 2, wantDrops: 2},
-		{desc: "per-AC limit", acLimit: 3, wantMACs: 3, wantDrops: 1},
+		{desc: "per-AC limit", acLimit: 3, wantMACs: 3, wantDrops: 1, wantACDrops: 1},
 		{desc: "no limit", wantMACs: 4},
 	}
 	for _, tc := range tests {
@@ -186,8 +187,12 @@ func TestMACLimits(t *testing.T) {
 			if c := h.pe.Counters(); c.MACLimitDrops != tc.wantDrops {
 				t.Errorf("MACLimitDrops %d, want %d", c.MACLimitDrops, tc.wantDrops)
 			}
-			if got := h.pe.EVIs()[0].MACLimitDrops; got != tc.wantDrops {
-				t.Errorf("EVI MACLimitDrops %d, want %d", got, tc.wantDrops)
+			st := h.pe.EVIs()[0]
+			if st.MACLimitDrops != tc.wantDrops {
+				t.Errorf("EVI MACLimitDrops %d, want %d", st.MACLimitDrops, tc.wantDrops)
+			}
+			if st.ACs[0].MACLimitDrops != tc.wantACDrops || st.ACs[0].LocalMACs != tc.wantMACs {
+				t.Errorf("AC state %+v, want %d drops by its own limit and %d MACs", st.ACs[0], tc.wantACDrops, tc.wantMACs)
 			}
 		})
 	}

@@ -73,10 +73,14 @@ func (pe *PE) learn(e *evi, mac route.MAC, acID asic.ACID) error {
 		pe.resolve(e, mac, me)
 		return nil
 	}
-	if (e.macLimit > 0 && e.localMACs >= e.macLimit) || (ac.cfg.MACLimit > 0 && ac.localMACs >= ac.cfg.MACLimit) {
+	eviFull := e.macLimit > 0 && e.localMACs >= e.macLimit
+	acFull := ac.cfg.MACLimit > 0 && ac.localMACs >= ac.cfg.MACLimit
+	if eviFull || acFull {
 		pe.counters.MACLimitDrops++
 		e.limitDrops++
-		ac.limitDrops++
+		if acFull {
+			ac.limitDrops++
+		}
 		pe.publish(Event{Kind: EventMACLimit, EVI: e.id, MAC: mac, AC: acID})
 		return nil
 	}

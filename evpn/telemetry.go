@@ -243,6 +243,15 @@ type EVIState struct {
 	MACLimitDrops uint64
 	// FloodPEs are the remote PEs in the EVI's flood list.
 	FloodPEs []netip.Addr
+	ACs      []ACState
+}
+
+// ACState describes an attachment circuit.
+type ACState struct {
+	Config    ACConfig
+	LocalMACs int
+	// MACLimitDrops counts learns refused by this AC's own limit.
+	MACLimitDrops uint64
 }
 
 // EVIs returns the configured EVIs sorted by ID.
@@ -262,6 +271,9 @@ func (pe *PE) EVIs() []EVIState {
 			}
 		}
 		slices.SortFunc(st.FloodPEs, netip.Addr.Compare)
+		for _, ac := range e.acs {
+			st.ACs = append(st.ACs, ACState{Config: ac.cfg, LocalMACs: ac.localMACs, MACLimitDrops: ac.limitDrops})
+		}
 		out = append(out, st)
 	}
 	slices.SortFunc(out, func(a, b EVIState) int { return int(a.ID) - int(b.ID) })
