@@ -65,19 +65,26 @@ func (pe *PE) PeerDown(ctx context.Context, addr netip.Addr) error {
 				pe.unrefPE(p)
 			}
 		}()
+		var changed []*ethernetSegment
 		for _, s := range pe.sortedSegments() {
-			changed := false
 			for rd, p := range s.perES {
 				if p.pe == r && r != nil {
 					delete(s.perES, rd)
-					changed = true
+					if !slices.Contains(changed, s) {
+						changed = append(changed, s)
+					}
 					unref = append(unref, p.pe)
 				}
 			}
-			if changed {
-				pe.refreshSegmentGroups(s)
-				pe.refreshSegmentPeers(s)
-			}
+		}
+		// Every aliasing group first: that is the failover.
+		for _, s := range changed {
+			pe.refreshSegmentGroups(s)
+		}
+		for _, s := range changed {
+			pe.refreshSegmentPeers(s)
+		}
+		for _, s := range pe.sortedSegments() {
 			for k := range s.esRoutes {
 				if k.originator == addr {
 					delete(s.esRoutes, k)
