@@ -7,8 +7,8 @@ import (
 	"net"
 
 	"github.com/p4evpn/p4evpn/asic"
-	"github.com/p4evpn/p4evpn/gnmi"
 	"github.com/p4evpn/p4evpn/evpn/route"
+	"github.com/p4evpn/p4evpn/gnmi"
 )
 
 // pe is how evpnd plugs in: ApplyConfig converts the whole config with
