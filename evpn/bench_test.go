@@ -130,7 +130,12 @@ func BenchmarkRemoteMACInstall(b *testing.B) {
 func BenchmarkMassWithdrawal(b *testing.B) {
 	const macs = 100_000
 	esi2 := route.MustESI("00:22:22:22:22:22:22:22:22:22")
-	for _, mode := range []string{"perES-AD-withdrawal", "PeerDown"} {
+	// perES-AD-withdrawal and PeerDown: both PEs advertise every host (the
+	// CE hashes over both links). PeerDown-soleAdvertiser: PE3 alone
+	// advertised them, so its session loss withdraws their only routes and
+	// each FDB entry must go (after the group update that fails traffic
+	// over): that cost is per MAC by nature.
+	for _, mode := range []string{"perES-AD-withdrawal", "PeerDown", "PeerDown-soleAdvertiser"} {
 		b.Run(mode+"_100kMACs", func(b *testing.B) {
 			ctx := context.Background()
 			var ops int64
@@ -154,8 +159,11 @@ func BenchmarkMassWithdrawal(b *testing.B) {
 				for i := 0; i < macs; i++ {
 					evi := uint32(i%10) + 1
 					m := route.MAC{2, 0, byte(i >> 16), byte(i >> 8), byte(i), 2}
-					// Both PEs advertise each host: the CE hashes over both links.
-					for _, from := range []netip.Addr{pe2Addr, pe3Addr} {
+					advertisers := []netip.Addr{pe2Addr, pe3Addr}
+					if mode == "PeerDown-soleAdvertiser" {
+						advertisers = advertisers[1:]
+					}
+					for _, from := range advertisers {
 						must(b, pe.HandlePath(ctx, route.Path{
 							NLRI:  route.MACIP{RD: route.AutoRD(from, uint16(evi)), ESI: esi2, MAC: m, Label1: 5000 + evi},
 							Attrs: route.Attributes{NextHop: from, RouteTargets: rt(evi)},
@@ -164,7 +172,7 @@ func BenchmarkMassWithdrawal(b *testing.B) {
 				}
 				before := sw.updates.Load()
 				b.StartTimer()
-				if mode == "PeerDown" {
+				if mode != "perES-AD-withdrawal" {
 					must(b, pe.PeerDown(ctx, pe3Addr))
 				} else {
 					must(b, pe.HandleWithdraw(ctx, route.EthernetAD{RD: route.AutoRD(pe3Addr, 0), ESI: esi2, EthernetTag: route.MaxEthernetTag}))
