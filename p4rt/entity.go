@@ -459,7 +459,9 @@ type ActionProfileGroup struct {
 // GroupMember is one member of an ActionProfileGroup.
 type GroupMember struct {
 	MemberID uint32
-	Weight   int32
+	// Weight 0 is sent as 1, the weight targets give an unweighted member,
+	// so that the group reads back as it was built.
+	Weight int32
 	// WatchPort, when set, is a port whose liveness gates this member.
 	WatchPort []byte
 }
