@@ -537,7 +537,7 @@ type Switch interface {
 	// Read returns every entity the switch holds, for Reconcile.
 	Read(ctx context.Context) ([]Entity, error)
 
-	// Events subscribes to learn and activity events until ctx is done; the
+	// Events subscribes to learn, activity and idle events until ctx is done; the
 	// channel is then closed. The implementation must never block its data
 	// path on a slow reader: it drops events and counts them instead (the
 	// next frame from the station raises the event again).

@@ -20,8 +20,8 @@
 //     HandleWithdraw for a withdrawn key, PeerDown when a remote PE is gone
 //     (its address, i.e. the next hop; a route reflector's address is a
 //     harmless no-op, its withdrawals arrive one by one);
-//   - the data plane: HandleSwitchEvent for asic.Switch.Events (learns and
-//     activity);
+//   - the data plane: HandleSwitchEvent for asic.Switch.Events (learns,
+//     activity, idle timeouts);
 //   - operations: SetSegmentUp when a segment's CE links fail or return,
 //     RemoveEVI and RemoveSegment, and Reconcile after a switch or daemon
 //     restart (a failed switch write schedules one by itself).
