@@ -26,6 +26,14 @@
 //     RemoveEVI and RemoveSegment, and Reconcile after a switch or daemon
 //     restart (a failed switch write schedules one by itself).
 //
+// After a daemon restart the switch still forwards with the previous run's
+// entries. Call Reconcile once BGP has converged (End-of-RIB from every
+// peer), not at start: until then the desired state lacks the remote MACs
+// and reconciling would delete entries that are still right. Entries are
+// keyed by what they forward (bridge domain and MAC, PE address); group,
+// tunnel and segment ids a new run allocates differently are rewritten in
+// place.
+//
 // Telemetry reads MACTable, EVIs, Segments and Counters, and follows
 // Subscribe for ON_CHANGE events. DesiredState is the full snapshot
 // Reconcile diffs against.
