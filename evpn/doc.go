@@ -29,10 +29,11 @@
 // After a daemon restart the switch still forwards with the previous run's
 // entries. Call Reconcile once BGP has converged (End-of-RIB from every
 // peer), not at start: until then the desired state lacks the remote MACs
-// and reconciling would delete entries that are still right. Entries are
-// keyed by what they forward (bridge domain and MAC, PE address); group,
-// tunnel and segment ids a new run allocates differently are rewritten in
-// place.
+// and reconciling would delete entries that are still right. Ids (tunnels,
+// groups, segments) are allocated afresh by each run, in the order routes
+// and configuration arrive; where they differ from the previous run's, the
+// entries using them are rewritten too (adopting the switch's ids at start
+// is not implemented).
 //
 // Telemetry reads MACTable, EVIs, Segments and Counters, and follows
 // Subscribe for ON_CHANGE events. DesiredState is the full snapshot
