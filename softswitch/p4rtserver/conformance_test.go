@@ -126,7 +126,7 @@ func testArbitration(t *testing.T, tg *target) {
 // each, with OK for the good updates around it.
 func testWriteErrorCodes(t *testing.T, tg *target) {
 	ready(t, tg)
-	tg.mustWrite(t, update(p4v1.Update_INSERT, tg.fwdEntry(1, []byte{1})))
+	tg.mustWrite(t, update(p4v1.Update_INSERT, tg.fwdEntry(1, []byte{1})), update(p4v1.Update_INSERT, tg.fwdEntry(0x0c, []byte{1})))
 	mem := func(id uint32) *p4v1.Entity {
 		return &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{
 			ActionProfileId: tg.pSel, MemberId: id, Action: &p4v1.Action{ActionId: tg.aSetPort, Params: []*p4v1.Action_Param{{ParamId: 1, Value: []byte{2}}}}}}}
@@ -180,6 +180,7 @@ func testWriteErrorCodes(t *testing.T, tg *target) {
 		{"direct counter of missing entry", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DirectCounterEntry{DirectCounterEntry: &p4v1.DirectCounterEntry{TableEntry: &p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{9})}}, Data: &p4v1.CounterData{}}}}), codes.NotFound},
 		{"digest modify before insert", update(p4v1.Update_MODIFY, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: tg.dMacLearn, Config: &p4v1.DigestEntry_Config{}}}}), codes.NotFound},
 		{"unknown digest", update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_DigestEntry{DigestEntry: &p4v1.DigestEntry{DigestId: 0x18ffff99, Config: &p4v1.DigestEntry_Config{}}}}), codes.InvalidArgument},
+		{"delete ignores non-key fields", update(p4v1.Update_DELETE, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{0x0a, 0, 0, 0, 0, 0x0c})}, Action: action(0x01ffff99), IdleTimeoutNs: 5, CounterData: &p4v1.CounterData{}})), codes.OK},
 		{"idle timeout on a table without it", update(p4v1.Update_INSERT, tableEntity(&p4v1.TableEntry{TableId: tg.tFwd, Match: []*p4v1.FieldMatch{exact(1, []byte{8})}, Action: action(tg.aDrop), IdleTimeoutNs: 1e9})), codes.InvalidArgument},
 		{"update type unspecified", update(p4v1.Update_UNSPECIFIED, tg.fwdEntry(1, []byte{1})), codes.InvalidArgument},
 	}

@@ -320,20 +320,23 @@ func (p *pipeline) parseTableEntry(te *p4v1.TableEntry, op p4v1.Update_Type) (*t
 	if te.GetIsConst() {
 		return nil, nil, errorf(codes.InvalidArgument, "table %q: is_const must be false in a write", ti.name)
 	}
-	if te.GetMeterConfig() != nil || te.GetMeterCounterData() != nil {
-		return nil, nil, errorf(codes.InvalidArgument, "table %q: meter config or meter counter data given, but the table has no direct meter", ti.name)
-	}
-	if te.GetTimeSinceLastHit() != nil {
-		return nil, nil, errorf(codes.InvalidArgument, "table %q: time_since_last_hit must be unset in a write", ti.name)
-	}
-	if te.GetIdleTimeoutNs() != 0 && (!ti.idleTimeout || te.GetIsDefaultAction()) {
-		return nil, nil, errorf(codes.InvalidArgument, "table %q: idle_timeout_ns %d given, but the %s does not support idle timeout", ti.name, te.GetIdleTimeoutNs(), map[bool]string{true: "default entry", false: "table"}[te.GetIsDefaultAction()])
-	}
-	if te.GetIdleTimeoutNs() < 0 {
-		return nil, nil, errorf(codes.InvalidArgument, "table %q: idle_timeout_ns %d is negative", ti.name, te.GetIdleTimeoutNs())
-	}
-	if te.GetCounterData() != nil && ti.directCounter == 0 && op != p4v1.Update_DELETE {
-		return nil, nil, errorf(codes.InvalidArgument, "table %q: counter_data given, but the table has no direct counter", ti.name)
+	// A DELETE considers only the key (spec §9.1): the rest is ignored.
+	if op != p4v1.Update_DELETE {
+		if te.GetMeterConfig() != nil || te.GetMeterCounterData() != nil {
+			return nil, nil, errorf(codes.InvalidArgument, "table %q: meter config or meter counter data given, but the table has no direct meter", ti.name)
+		}
+		if te.GetTimeSinceLastHit() != nil {
+			return nil, nil, errorf(codes.InvalidArgument, "table %q: time_since_last_hit must be unset in a write", ti.name)
+		}
+		if te.GetIdleTimeoutNs() != 0 && (!ti.idleTimeout || te.GetIsDefaultAction()) {
+			return nil, nil, errorf(codes.InvalidArgument, "table %q: idle_timeout_ns %d given, but the %s does not support idle timeout", ti.name, te.GetIdleTimeoutNs(), map[bool]string{true: "default entry", false: "table"}[te.GetIsDefaultAction()])
+		}
+		if te.GetIdleTimeoutNs() < 0 {
+			return nil, nil, errorf(codes.InvalidArgument, "table %q: idle_timeout_ns %d is negative", ti.name, te.GetIdleTimeoutNs())
+		}
+		if te.GetCounterData() != nil && ti.directCounter == 0 {
+			return nil, nil, errorf(codes.InvalidArgument, "table %q: counter_data given, but the table has no direct counter", ti.name)
+		}
 	}
 	if ti.p.GetIsConstTable() && !te.GetIsDefaultAction() {
 		return nil, nil, errorf(codes.PermissionDenied, "table %q has const entries: they cannot be inserted, modified or deleted", ti.name)
