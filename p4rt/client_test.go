@@ -100,43 +100,6 @@ func fibEntry(t testing.TB, ix *Index, bd, mac uint64) *p4v1.TableEntry {
 	return e
 }
 
-func TestArbitrationPrimaryBackupAndTakeover(t *testing.T) {
-	ft := startFakeTarget(t, "")
-	c1 := connectTest(t, ft.addr, WithElectionID(ElectionID{Low: 1}))
-	if a := c1.Arbitration(); !a.Primary || a.Status != codes.OK || a.Epoch != 1 {
-		t.Fatalf("first controller: %+v, want primary with status OK", a)
-	}
-	c2 := connectTest(t, ft.addr, WithElectionID(ElectionID{Low: 2}))
-	if !c2.IsPrimary() {
-		t.Fatalf("higher id: %+v, want primary", c2.Arbitration())
-	}
-	a := awaitArbitration(t, c1, "c1 demoted", func(a Arbitration) bool { return !a.Primary })
-	if a.Status != codes.AlreadyExists || a.PrimaryElectionID != (ElectionID{Low: 2}) || !a.Connected {
-		t.Errorf("demoted c1: %+v, want backup (AlreadyExists) seeing primary 0:2", a)
-	}
-
-	// A backup never sends a write: the error comes from the client.
-	before := snapshot(ft, func() int { return len(ft.writeRequests) })
-	err := c1.Write(context.Background(), []*p4v1.Update{Insert(fibEntry(t, unitPipeline(t, "x").Index, 1, 1))})
-	if !errors.Is(err, ErrNotPrimary) || status.Code(err) != codes.PermissionDenied {
-		t.Fatalf("backup write error = %v (code %v), want ErrNotPrimary with PermissionDenied", err, status.Code(err))
-	}
-	if after := snapshot(ft, func() int { return len(ft.writeRequests) }); after != before {
-		t.Errorf("backup write reached the target (%d requests before, %d after)", before, after)
-	}
-	if _, err := c1.SetPipeline(context.Background(), unitPipeline(t, "x")); !errors.Is(err, ErrNotPrimary) {
-		t.Errorf("backup SetPipeline error = %v, want ErrNotPrimary", err)
-	}
-
-	// When the primary leaves, the backup is told there is none, and stays
-	// a backup: the target remembers the highest id it has seen.
-	c2.Close()
-	a = awaitArbitration(t, c1, "primary gone", func(a Arbitration) bool { return a.Status == codes.NotFound })
-	if a.Primary {
-		t.Errorf("after primary left: %+v, want backup", a)
-	}
-}
-
 func TestConnectWithoutElectionIDIsObserver(t *testing.T) {
 	ft := startFakeTarget(t, "")
 	c := connectTest(t, ft.addr)
@@ -404,46 +367,6 @@ func withCode(err error, code codes.Code) error {
 	st := status.Convert(err).Proto()
 	st.Code = int32(code)
 	return status.ErrorProto(st)
-}
-
-func TestSetPipelineSkipsWhenCookieMatches(t *testing.T) {
-	ft := startFakeTarget(t, "")
-	c := connectTest(t, ft.addr, WithElectionID(ElectionID{Low: 1}))
-	ctx := context.Background()
-	v1 := unitPipeline(t, "device config v1")
-	pushed, err := c.SetPipeline(ctx, v1)
-	if err != nil || !pushed {
-		t.Fatalf("first SetPipeline = %t, %v; want pushed", pushed, err)
-	}
-	if err := c.Write(ctx, []*p4v1.Update{Insert(fibEntry(t, c.Index(), 1, 1))}); err != nil {
-		t.Fatal(err)
-	}
-	// A restarted controller with the same program keeps the tables.
-	c.Close()
-	c2 := connectTest(t, ft.addr, WithElectionID(ElectionID{Low: 2}))
-	pushed, err = c2.SetPipeline(ctx, unitPipeline(t, "device config v1"))
-	if err != nil || pushed {
-		t.Fatalf("same pipeline again: pushed %t, %v; want skipped", pushed, err)
-	}
-	if got := snapshot(ft, func() int { return ft.setPipelines }); got != 1 {
-		t.Errorf("SetForwardingPipelineConfig calls = %d, want 1", got)
-	}
-	entries, err := c2.ReadTableEntries(ctx, "fib")
-	if err != nil || len(entries) != 1 {
-		t.Errorf("entries after skipped push = %d, %v; want the 1 written before", len(entries), err)
-	}
-	// Another device config is another pipeline.
-	pushed, err = c2.SetPipeline(ctx, unitPipeline(t, "device config v2"))
-	if err != nil || !pushed {
-		t.Fatalf("new pipeline: pushed %t, %v; want pushed", pushed, err)
-	}
-	if v1.Cookie == unitPipeline(t, "device config v2").Cookie || v1.Cookie != unitPipeline(t, "device config v1").Cookie {
-		t.Error("cookie is not a function of the content")
-	}
-	fetched, err := c2.FetchPipeline(ctx)
-	if err != nil || fetched.Cookie != unitPipeline(t, "device config v2").Cookie || !proto.Equal(fetched.P4Info, v1.P4Info) {
-		t.Errorf("FetchPipeline = %+v, %v", fetched, err)
-	}
 }
 
 func TestReadStreamsAndStopsEarly(t *testing.T) {

@@ -211,3 +211,22 @@ func TestLoadP4InfoBinaryAndErrors(t *testing.T) {
 		t.Errorf("LoadP4Info(missing) error = %v, want ErrNotExist", err)
 	}
 }
+
+func TestPipelineCookieIsAFunctionOfContent(t *testing.T) {
+	info, err := LoadP4Info("testdata/unit.p4info.txtpb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := NewPipeline(info, []byte("config v1"))
+	again, _ := NewPipeline(proto.Clone(info).(*p4configv1.P4Info), []byte("config v1"))
+	otherConfig, _ := NewPipeline(info, []byte("config v2"))
+	changed := proto.Clone(info).(*p4configv1.P4Info)
+	changed.Tables[0].Size++
+	otherInfo, _ := NewPipeline(changed, []byte("config v1"))
+	if a.Cookie != again.Cookie {
+		t.Error("the same program has two cookies")
+	}
+	if a.Cookie == otherConfig.Cookie || a.Cookie == otherInfo.Cookie || a.Cookie == 0 {
+		t.Errorf("cookies %#x, %#x, %#x: a changed device config or P4Info must change the cookie", a.Cookie, otherConfig.Cookie, otherInfo.Cookie)
+	}
+}

@@ -75,8 +75,14 @@ func TestTargetArbitration(t *testing.T) {
 		}
 		c2.UsePipeline(p)
 		entry := mustBuild(t, p.Index, TableEntry{Table: "port_bd", Match: []FieldMatch{Exact("meta.in_port", Uint(3))}, Action: Action("set_bd", Arg("bd", Uint(7)))})
-		if err := c2.Write(ctx, []*p4v1.Update{Insert(entry)}); !errors.Is(err, ErrNotPrimary) {
-			t.Fatalf("backup write: %v, want ErrNotPrimary", err)
+		if err := c2.Write(ctx, []*p4v1.Update{Insert(entry)}); !errors.Is(err, ErrNotPrimary) || status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("backup write: %v, want ErrNotPrimary with PermissionDenied", err)
+		}
+		if _, err := c2.SetPipeline(ctx, p); !errors.Is(err, ErrNotPrimary) {
+			t.Errorf("backup SetPipeline: %v, want ErrNotPrimary", err)
+		}
+		if err := c2.SendPacketOut(ctx, []byte("x")); !errors.Is(err, ErrNotPrimary) {
+			t.Errorf("backup packet-out: %v, want ErrNotPrimary", err)
 		}
 		// A backup reads.
 		if _, err := c2.ReadTableEntries(ctx, "port_bd"); err != nil {
@@ -94,6 +100,16 @@ func TestTargetArbitration(t *testing.T) {
 		c3.UsePipeline(p)
 		if err := c3.Write(ctx, []*p4v1.Update{Insert(entry)}); err != nil {
 			t.Errorf("new primary write: %v", err)
+		}
+
+		// When the primary leaves, the others hear there is none, and stay
+		// backups: the target remembers the highest id it has seen.
+		c3.Close()
+		for _, c := range []*Client{c1, c2} {
+			a := awaitArbitration(t, c, "primary gone", func(a Arbitration) bool { return a.Status == codes.NotFound })
+			if a.Primary || a.PrimaryElectionID != (ElectionID{Low: 11}) {
+				t.Errorf("after the primary left: %+v, want a backup that still sees 0:11 as the highest id", a)
+			}
 		}
 	})
 }
