@@ -1,6 +1,7 @@
 package gnmi
 
 import (
+	"bufio"
 	"context"
 	"os"
 	"os/exec"
@@ -114,6 +115,53 @@ func TestGnmiCliInterop(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Errorf("gnmi_cli subscribe output lacks %q:\n%s", want, out)
 			}
+		}
+	})
+
+	t.Run("stream on_change sees the device's update", func(t *testing.T) {
+		srv.State().SetInterface(InterfaceState{Name: "eth1", OperStatus: "UP"})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "-address", addr, "-insecure", "-with_user_pass", "-query_type", "streaming",
+			"-display_type", "single", "-query", "/interfaces/interface[name=eth1]/state/oper-status")
+		cmd.Env = append(os.Environ(), "GNMI_USER=viewer", "GNMI_PASS=viewer-secret")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string)
+		go func() {
+			defer close(lines)
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+		}()
+		var out []string
+		for l := range lines {
+			out = append(out, l)
+			if strings.Contains(l, "UP") {
+				break // synced: now the device changes the leaf
+			}
+		}
+		srv.State().SetInterface(InterfaceState{Name: "eth1", OperStatus: "DOWN"})
+		sawDown := false
+		for l := range lines {
+			out = append(out, l)
+			if strings.Contains(l, "DOWN") {
+				sawDown = true
+				break
+			}
+		}
+		cancel() // a stream runs until the client stops it
+		for range lines {
+		}
+		_ = cmd.Wait()
+		if !sawDown {
+			t.Errorf("gnmi_cli stream output lacks the ON_CHANGE update to DOWN:\n%s", strings.Join(out, "\n"))
 		}
 	})
 }
