@@ -63,7 +63,10 @@ func (pe *PE) groupFor(s *ethernetSegment, w groupWant) *aliasGroup {
 			return g
 		}
 	}
-	id, ok := pe.groupIDs.get()
+	id, ok := pe.adopted.group(w)
+	if !ok || !pe.groupIDs.take(id) {
+		id, ok = pe.groupIDs.get()
+	}
 	if !ok {
 		panic("evpn: out of aliasing group ids")
 	}

@@ -54,6 +54,9 @@ type PE struct {
 	repairTimer *peTimer
 	counters    Counters
 	subs        map[*subscription]struct{}
+	// adopted holds the ids and labels a previous run left in the switch
+	// (Adopt); nil when starting afresh.
+	adopted *adoption
 }
 
 // txn collects the output of one critical section.
@@ -251,9 +254,18 @@ type pool struct {
 
 func newPool(first, last uint32) pool { return pool{first: first, last: last, next: first} }
 
+// get returns the smallest free value, so that the same sequence of
+// allocations yields the same values run after run.
 func (p *pool) get() (uint32, bool) {
 	if n := len(p.free); n > 0 {
-		v := p.free[n-1]
+		i := 0
+		for j, v := range p.free {
+			if v < p.free[i] {
+				i = j
+			}
+		}
+		v := p.free[i]
+		p.free[i] = p.free[n-1]
 		p.free = p.free[:n-1]
 		return v, true
 	}
@@ -263,6 +275,28 @@ func (p *pool) get() (uint32, bool) {
 	v := p.next
 	p.next++
 	return v, true
+}
+
+// take allocates v itself if it is free.
+func (p *pool) take(v uint32) bool {
+	if v < p.first || v > p.last {
+		return false
+	}
+	if v >= p.next {
+		for x := p.next; x < v; x++ {
+			p.free = append(p.free, x)
+		}
+		p.next = v + 1
+		return true
+	}
+	for i, x := range p.free {
+		if x == v {
+			p.free[i] = p.free[len(p.free)-1]
+			p.free = p.free[:len(p.free)-1]
+			return true
+		}
+	}
+	return false
 }
 
 func (p *pool) put(v uint32) { p.free = append(p.free, v) }
@@ -343,6 +377,11 @@ func (pe *PE) run(ctx context.Context, fn func() error) error {
 	err := fn()
 	tx := pe.tx
 	pe.tx = txn{}
+	if pe.adopted != nil && pe.adopted.holding {
+		// After a restart the switch keeps the previous run's state until
+		// Reconcile writes the difference in one go.
+		tx.updates, tx.reconcile = nil, false
+	}
 	var desired []asic.Entity
 	if tx.reconcile {
 		desired = pe.desiredLocked()
@@ -602,8 +641,19 @@ func (pe *PE) AddEVI(ctx context.Context, cfg EVIConfig) error {
 				return fmt.Errorf("add evi %d: static MAC %s names attachment circuit %d, not one of this EVI", cfg.ID, sm.MAC, sm.AC)
 			}
 		}
-		uni, ok1 := pe.labels.get()
-		bum, ok2 := pe.labels.get()
+		uni, bum, ok1, ok2 := uint32(0), uint32(0), false, false
+		if l, ok := pe.adopted.bdLabels(cfg.BD); ok && pe.labels.take(l[0]) {
+			uni, ok1 = l[0], true
+			if pe.labels.take(l[1]) {
+				bum, ok2 = l[1], true
+			}
+		}
+		if !ok1 {
+			uni, ok1 = pe.labels.get()
+		}
+		if !ok2 {
+			bum, ok2 = pe.labels.get()
+		}
 		if !ok1 || !ok2 {
 			if ok1 {
 				pe.labels.put(uni)
@@ -777,18 +827,49 @@ func (me *macEntry) hasRemoteOn(s *ethernetSegment) bool {
 
 // Reconcile writes the difference between the PE's desired forwarding state
 // and what the switch holds (after a switch or daemon restart); it returns
-// the number of updates written.
+// the number of updates written. Local MACs the switch holds that the PE
+// does not know — learned before a daemon restart — are adopted as learned
+// now (and advertised) unless a remote route claims them.
 func (pe *PE) Reconcile(ctx context.Context) (int, error) {
+	// Read before taking the locks (mu comes before outMu); a flush racing
+	// with the read only makes some updates below redundant, and updates
+	// are idempotent.
+	current, err := pe.cfg.Switch.Read(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile: read switch: %w", err)
+	}
 	pe.mu.Lock()
 	if pe.closed {
 		pe.mu.Unlock()
 		return 0, ErrClosed
 	}
+	if n := pe.adoptLocalMACs(current); n > 0 {
+		pe.log.Info("adopted local MACs from the switch", "macs", n)
+	}
+	if pe.adopted != nil {
+		pe.adopted.holding = false
+	}
 	desired := pe.desiredLocked()
+	tx := pe.tx
+	pe.tx = txn{}
+	tx.updates = nil // the diff carries them
 	pe.outMu.Lock()
 	pe.mu.Unlock()
-	defer pe.outMu.Unlock()
-	return asic.Reconcile(ctx, pe.cfg.Switch, desired)
+	res := pe.flush(ctx, tx)
+	updates, err := asic.Diff(current, desired)
+	if err == nil && len(updates) > 0 {
+		err = pe.cfg.Switch.Write(ctx, updates)
+	}
+	pe.outMu.Unlock()
+	if res.speakerErrs > 0 {
+		pe.mu.Lock()
+		pe.record(res)
+		pe.mu.Unlock()
+	}
+	if err != nil {
+		return len(updates), fmt.Errorf("reconcile: write %d updates: %w", len(updates), err)
+	}
+	return len(updates), nil
 }
 
 // DesiredState returns the full forwarding state the PE wants the switch to

@@ -306,7 +306,10 @@ func (pe *PE) intern(rd route.RD) *route.RD {
 func (pe *PE) refPE(addr netip.Addr) *remotePE {
 	r := pe.remotePEs[addr]
 	if r == nil {
-		id, ok := pe.peIDs.get()
+		id, ok := pe.adopted.remotePE(addr)
+		if !ok || !pe.peIDs.take(id) {
+			id, ok = pe.peIDs.get()
+		}
 		if !ok {
 			// 16M tunnels: unreachable in practice; fail loudly.
 			panic(fmt.Sprintf("evpn: out of remote PE ids adding %v", addr))
