@@ -27,13 +27,11 @@
 //     restart (a failed switch write schedules one by itself).
 //
 // After a daemon restart the switch still forwards with the previous run's
-// entries. Call Reconcile once BGP has converged (End-of-RIB from every
-// peer), not at start: until then the desired state lacks the remote MACs
-// and reconciling would delete entries that are still right. Ids (tunnels,
-// groups, segments) are allocated afresh by each run, in the order routes
-// and configuration arrive; where they differ from the previous run's, the
-// entries using them are rewritten too (adopting the switch's ids at start
-// is not implemented).
+// entries. The daemon calls Adopt right after New: the PE reuses the
+// switch's tunnel and group ids and bridge-domain labels, and writes nothing
+// until the first Reconcile, which the daemon calls once BGP has converged
+// (End-of-RIB from every peer). That Reconcile adopts the local MACs the
+// switch holds and writes only the difference (TestRestart).
 //
 // Telemetry reads MACTable, EVIs, Segments and Counters, and follows
 // Subscribe for ON_CHANGE events. DesiredState is the full snapshot
