@@ -827,9 +827,10 @@ func (me *macEntry) hasRemoteOn(s *ethernetSegment) bool {
 
 // Reconcile writes the difference between the PE's desired forwarding state
 // and what the switch holds (after a switch or daemon restart); it returns
-// the number of updates written. Local MACs the switch holds that the PE
-// does not know — learned before a daemon restart — are adopted as learned
-// now (and advertised) unless a remote route claims them.
+// the number of updates written. The first Reconcile after Adopt also takes
+// the local MACs the switch holds that the PE does not know — learned before
+// the restart — as learned now (and advertises them), unless a remote route
+// claims them.
 func (pe *PE) Reconcile(ctx context.Context) (int, error) {
 	// Read before taking the locks (mu comes before outMu); a flush racing
 	// with the read only makes some updates below redundant, and updates
@@ -843,10 +844,12 @@ func (pe *PE) Reconcile(ctx context.Context) (int, error) {
 		pe.mu.Unlock()
 		return 0, ErrClosed
 	}
-	if n := pe.adoptLocalMACs(current); n > 0 {
-		pe.log.Info("adopted local MACs from the switch", "macs", n)
-	}
-	if pe.adopted != nil {
+	if pe.adopted != nil && pe.adopted.holding {
+		// Only the first Reconcile after Adopt: later, a local entry the
+		// PE does not know is one it just removed (the read raced with it).
+		if n := pe.adoptLocalMACs(current); n > 0 {
+			pe.log.Info("adopted local MACs from the switch", "macs", n)
+		}
 		pe.adopted.holding = false
 	}
 	desired := pe.desiredLocked()
