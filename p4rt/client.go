@@ -87,6 +87,9 @@ type Client struct {
 	log  *slog.Logger
 
 	index atomic.Pointer[Index]
+	// electionID is nil for a client that never wants to be primary; it
+	// changes with SetElectionID.
+	electionID atomic.Pointer[ElectionID]
 
 	// ctx lives until Close; every stream is a child of it.
 	ctx    context.Context
@@ -173,6 +176,7 @@ func Connect(ctx context.Context, addr string, opts ...Option) (*Client, error) 
 		idle:          make(chan *IdleTimeout, cfg.streamBuffer),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.electionID.Store(cfg.electionID)
 
 	var stream p4v1.P4Runtime_StreamChannelClient
 	var cancelStream context.CancelFunc
@@ -261,10 +265,17 @@ func (c *Client) arbitrationRequest() *p4v1.MasterArbitrationUpdate {
 	if c.cfg.role != "" {
 		req.Role = &p4v1.Role{Name: c.cfg.role}
 	}
-	if c.cfg.electionID != nil {
-		req.ElectionId = c.cfg.electionID.proto()
-	}
+	req.ElectionId = c.electionIDProto()
 	return req
+}
+
+// electionIDProto returns the election id to put in requests, nil when
+// unset.
+func (c *Client) electionIDProto() *p4v1.Uint128 {
+	if id := c.electionID.Load(); id != nil {
+		return id.proto()
+	}
+	return nil
 }
 
 // run receives from the stream until it fails, then reconnects with backoff
@@ -418,11 +429,15 @@ func (c *Client) handleArbitration(u *p4v1.MasterArbitrationUpdate) {
 	c.arbSeq++
 	seq := c.arbSeq
 	c.arb.Connected = true
-	c.arb.ElectionID = c.cfg.electionIDValue()
+	id := c.electionID.Load()
+	c.arb.ElectionID = ElectionID{}
+	if id != nil {
+		c.arb.ElectionID = *id
+	}
 	c.arb.HasPrimary = u.GetElectionId() != nil
 	c.arb.PrimaryElectionID = electionIDOf(u.GetElectionId())
 	c.arb.Status, c.arb.Message = code, u.GetStatus().GetMessage()
-	primary := code == codes.OK && c.cfg.electionID != nil
+	primary := code == codes.OK && id != nil
 	restore := primary && !wasPrimary && (c.pipeline != nil || len(c.digestConfigs) > 0) && c.arb.Epoch > 1
 	c.arb.Primary = primary && !restore
 	arb := c.arb
@@ -508,6 +523,23 @@ func (c *Client) send(msg *p4v1.StreamMessageRequest) error {
 		return errNotConnected // the receive loop sees the cause and reconnects
 	}
 	return err
+}
+
+// SetElectionID changes the client's election id and re-arbitrates on the
+// open stream: how a backup takes over (with an id above the primary's) or
+// a primary steps down (below another controller's). The outcome arrives on
+// Arbitrations. While the stream is down the new id is kept for the next
+// reconnection, and the error says the stream was not reachable.
+func (c *Client) SetElectionID(ctx context.Context, id ElectionID) error {
+	c.electionID.Store(&id)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := c.send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_Arbitration{Arbitration: c.arbitrationRequest()}})
+	if err != nil {
+		return fmt.Errorf("p4rt: re-arbitrate with election id %v: %w", id, err)
+	}
+	return nil
 }
 
 // Arbitration returns the client's current standing.

@@ -65,13 +65,6 @@ func (cfg *config) electionIDString() string {
 	return cfg.electionID.String()
 }
 
-func (cfg *config) electionIDValue() ElectionID {
-	if cfg.electionID == nil {
-		return ElectionID{}
-	}
-	return *cfg.electionID
-}
-
 // WithDeviceID sets the P4Runtime device id (default 1; the spec reserves
 // 0, though BMv2 accepts it).
 func WithDeviceID(id uint64) Option {

@@ -91,9 +91,7 @@ func (c *Client) setPipeline(ctx context.Context, p *Pipeline, restoring bool) (
 			Cookie:         &p4v1.ForwardingPipelineConfig_Cookie{Cookie: p.Cookie},
 		},
 	}
-	if c.cfg.electionID != nil {
-		req.ElectionId = c.cfg.electionID.proto()
-	}
+	req.ElectionId = c.electionIDProto()
 	if _, err := c.rpc.SetForwardingPipelineConfig(ctx, req); err != nil {
 		return false, fmt.Errorf("p4rt: set pipeline (cookie %#x): %w", p.Cookie, err)
 	}

@@ -111,6 +111,18 @@ func TestTargetArbitration(t *testing.T) {
 				t.Errorf("after the primary left: %+v, want a backup that still sees 0:11 as the highest id", a)
 			}
 		}
+
+		// A backup takes over by raising its id above the highest seen.
+		if err := c2.SetElectionID(ctx, ElectionID{Low: 12}); err != nil {
+			t.Fatal(err)
+		}
+		a := awaitArbitration(t, c2, "takeover", func(a Arbitration) bool { return a.Primary })
+		if a.ElectionID != (ElectionID{Low: 12}) || a.PrimaryElectionID != (ElectionID{Low: 12}) {
+			t.Errorf("after takeover: %+v, want primary with 0:12", a)
+		}
+		if err := c2.Write(ctx, []*p4v1.Update{Delete(entry)}); err != nil {
+			t.Errorf("write after takeover: %v", err)
+		}
 	})
 }
 

@@ -280,9 +280,7 @@ func (c *Client) writeBatch(ctx context.Context, updates []*p4v1.Update, batch [
 		Atomicity: wc.atomicity,
 		Updates:   make([]*p4v1.Update, len(batch)),
 	}
-	if c.cfg.electionID != nil {
-		req.ElectionId = c.cfg.electionID.proto()
-	}
+	req.ElectionId = c.electionIDProto()
 	for j, i := range batch {
 		req.Updates[j] = updates[i]
 	}
