@@ -39,7 +39,8 @@
 // Election ids must grow across controller restarts, because a target makes
 // primary the highest id it has ever seen for a (device, role): take them
 // from configuration (WithElectionID) or from a counter persisted in a file
-// (WithElectionIDFile, NextElectionID).
+// (WithElectionIDFile, NextElectionID). SetElectionID re-arbitrates on the
+// open stream, for a backup that takes over or a primary that steps down.
 //
 // SetPipeline compares the target's cookie with the pipeline's (a hash of
 // its content) and skips the push when they match, so a restarted
