@@ -107,13 +107,12 @@ func (p *rawPeer) read(deadline time.Time) (*bgp.BGPMessage, error) {
 
 // dialRaw opens a session from local to the speaker at remote, retrying
 // while the speaker's idle hold timer rejects connections after a reset.
-func dialRaw(t *testing.T, local, remote netip.AddrPort) *rawPeer {
+func dialRaw(t *testing.T, local, remote netip.AddrPort, extraCaps ...bgp.ParameterCapabilityInterface) *rawPeer {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	caps := append([]bgp.ParameterCapabilityInterface{bgp.NewCapMultiProtocol(bgp.RF_EVPN), bgp.NewCapFourOctetASNumber(testASN)}, extraCaps...)
 	open, err := bgp.NewBGPOpenMessage(testASN, 9, local.Addr().String(), []bgp.OptionParameterInterface{
-		bgp.NewOptionParameterCapability([]bgp.ParameterCapabilityInterface{
-			bgp.NewCapMultiProtocol(bgp.RF_EVPN), bgp.NewCapFourOctetASNumber(testASN),
-		}),
+		bgp.NewOptionParameterCapability(caps),
 	}).Serialize()
 	if err != nil {
 		t.Fatal(err)

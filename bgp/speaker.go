@@ -307,6 +307,11 @@ func (s *Speaker) AddNeighbor(ctx context.Context, n Neighbor) error {
 	if err := n.validate(); err != nil {
 		return fmt.Errorf("add neighbor: %w", err)
 	}
+	if n.Password != "" {
+		if err := checkTCPMD5(); err != nil {
+			return fmt.Errorf("add neighbor %s with an MD5 password: %w", n.Address, err)
+		}
+	}
 	if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.apiPeer(n)}); err != nil {
 		return fmt.Errorf("add neighbor %s AS %d: %w", n.Address, n.ASN, err)
 	}

@@ -1,0 +1,131 @@
+package bgp
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+
+	"github.com/p4evpn/p4evpn/evpn/route"
+)
+
+// TestGracefulRestartHelperKeepsRoutes: a neighbor that negotiated graceful
+// restart (RFC 4724) drops its TCP session without a NOTIFICATION; the
+// speaker reports PeerDown but keeps the neighbor's routes (stale) instead of
+// withdrawing them, then takes the neighbor back.
+func TestGracefulRestartHelperKeepsRoutes(t *testing.T) {
+	log := testLogger(t)
+	rrAddr := netip.MustParseAddr("127.0.32.1")
+	peAddr := netip.MustParseAddr("127.0.32.2")
+	rawAddr := netip.MustParseAddr("127.0.32.9")
+	port := freePort(t, rrAddr)
+	client := func(a netip.Addr) Neighbor {
+		n := fastNeighbor(a, rrAddr, 0, testASN)
+		n.RouteReflectorClient, n.Passive = true, true
+		return n
+	}
+	rr := startSpeaker(t, log.With("node", "rr"), Config{
+		RouterID: rrAddr, ASN: testASN, ListenAddress: rrAddr, ListenPort: port,
+		Neighbors:       []Neighbor{client(peAddr), client(rawAddr)},
+		GracefulRestart: &GracefulRestart{RestartTime: 30 * time.Second, HelperOnly: true},
+		Import:          ImportPolicy{All: true},
+	})
+	pe := startSpeaker(t, log.With("node", "pe"), Config{
+		RouterID: peAddr, ASN: testASN,
+		Neighbors:       []Neighbor{fastNeighbor(rrAddr, peAddr, port, testASN)},
+		GracefulRestart: &GracefulRestart{RestartTime: 30 * time.Second},
+	})
+	waitPeerUp(t, rr, peAddr)
+
+	gr := bgp.NewCapGracefulRestart(false, false, 60, []*bgp.CapGracefulRestartTuple{bgp.NewCapGracefulRestartTuple(bgp.RF_EVPN, true)})
+	raw := dialRaw(t, netip.AddrPortFrom(rawAddr, 0), netip.AddrPortFrom(rrAddr, port), gr)
+	waitPeerUp(t, rr, rawAddr)
+	nh := netip.MustParseAddr("127.0.32.200")
+	raw.send(t, update(attrOrigin, attrASPath, attrRT, mpReach(nh, rawMACIP(1, 0, nil, 0))))
+	key := route.MACIP{RD: route.RD{Admin: route.Admin{ASN: testASN}, Assigned: 1}, MAC: route.MAC{0, 0, 0x5e, 0, 0x53, 1}}
+	waitEvent(t, rr, "raw peer's route", func(ev Event) bool { return ev.Kind == PathAdd && route.Key(ev.Path.NLRI) == key })
+
+	raw.conn.Close() // no NOTIFICATION: a restart, not a shutdown
+	evs := waitEvent(t, rr, "raw peer down", func(ev Event) bool { return ev.Kind == PeerDown && ev.Peer == rawAddr })
+	t.Logf("PeerDown reason %q", evs[len(evs)-1].Reason)
+	// GoBGP handles the peer going down in one step; any withdrawal would be
+	// queued before the sentinel's event.
+	seen := waitSentinel(t, pe, rr, 1)
+	for _, ev := range seen {
+		if ev.Kind == PathWithdraw && route.Key(ev.Path.NLRI) == key {
+			t.Fatalf("helper withdrew %s when the neighbor restarted", key)
+		}
+	}
+	if _, ok := reported(t, rr, key); !ok {
+		t.Errorf("route %s is not reported any more", key)
+	}
+
+	// The neighbor comes back and re-sends its route and End-of-RIB.
+	raw = dialRaw(t, netip.AddrPortFrom(rawAddr, 0), netip.AddrPortFrom(rrAddr, port), gr)
+	waitPeerUp(t, rr, rawAddr)
+	raw.send(t, update(attrOrigin, attrASPath, attrRT, mpReach(nh, rawMACIP(1, 0, nil, 0))))
+	eor, err := bgp.NewEndOfRib(bgp.RF_EVPN).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.send(t, eor)
+	waitSentinel(t, pe, rr, 2)
+	if _, ok := reported(t, rr, key); !ok {
+		t.Errorf("route %s lost after the neighbor came back", key)
+	}
+}
+
+// waitSentinel is sentinel returning the events read meanwhile.
+func waitSentinel(t *testing.T, pe, rr *Speaker, n byte) []Event {
+	t.Helper()
+	p := route.Path{
+		NLRI:  route.MACIP{RD: route.AutoRD(pe.cfg.RouterID, uint16(n)), MAC: route.MAC{2, 0, 0, 0, 0, n}, Label1: 16},
+		Attrs: route.Attributes{RouteTargets: []route.RouteTarget{testRT}},
+	}
+	if err := pe.Announce(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	return waitEvent(t, rr, "sentinel", func(ev Event) bool {
+		return ev.Kind == PathAdd && route.Key(ev.Path.NLRI) == route.Key(p.NLRI)
+	})
+}
+
+// TestMD5Session: both ends configured with the same TCP MD5 password
+// (RFC 2385) establish the session. Go's default Multipath TCP listeners
+// cannot take an MD5 key, so the test turns them off the way evpnd must.
+func TestMD5Session(t *testing.T) {
+	t.Setenv("GODEBUG", "multipathtcp=0")
+	if err := checkTCPMD5(); err != nil {
+		t.Skipf("TCP MD5 needs kernel support: %v", err)
+	}
+	log := testLogger(t)
+	a := netip.MustParseAddr("127.0.33.1")
+	b := netip.MustParseAddr("127.0.33.2")
+	port := freePort(t, a)
+	na := fastNeighbor(b, a, 0, testASN)
+	na.Password, na.Passive = "p4evpn-md5", true
+	sa := startSpeaker(t, log.With("node", "a"), Config{RouterID: a, ASN: testASN, ListenAddress: a, ListenPort: port, Neighbors: []Neighbor{na}})
+	nb := fastNeighbor(a, b, port, testASN)
+	nb.Password = "p4evpn-md5"
+	startSpeaker(t, log.With("node", "b"), Config{RouterID: b, ASN: testASN, Neighbors: []Neighbor{nb}})
+	waitPeerUp(t, sa, b)
+}
+
+// TestMD5RefusedWhereGoCannotApplyIt: with Go's default Multipath TCP
+// listeners (on kernels with MPTCP), New refuses an MD5 password with an
+// error that says how to fix it, instead of GoBGP's silent dead session.
+func TestMD5RefusedWhereGoCannotApplyIt(t *testing.T) {
+	t.Setenv("GODEBUG", "multipathtcp=2") // Go's default: MPTCP listeners
+	if checkTCPMD5() == nil {
+		t.Skip("listeners take MD5 keys here (no MPTCP in the kernel); TestMD5Session covers it")
+	}
+	n := fastNeighbor(netip.MustParseAddr("127.0.33.2"), netip.Addr{}, 0, testASN)
+	n.Password = "p4evpn-md5"
+	_, err := New(Config{RouterID: netip.MustParseAddr("127.0.33.1"), ASN: testASN, Neighbors: []Neighbor{n}}, WithLogger(testLogger(t)))
+	if err == nil || !strings.Contains(err.Error(), "multipathtcp=0") {
+		t.Fatalf("New with an MD5 password it cannot apply: err %v, want one naming multipathtcp=0", err)
+	}
+}
