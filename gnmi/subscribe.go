@@ -93,6 +93,7 @@ func (s *Server) subscribe(stream gpb.GNMI_SubscribeServer) error {
 	if err != nil {
 		return err
 	}
+	defer sess.queue.Close()
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
 	stop := context.AfterFunc(s.ctx, func() { cancel(context.Canceled) })
