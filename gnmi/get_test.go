@@ -144,6 +144,11 @@ func TestGetStateAndAll(t *testing.T) {
 				`{"df-election-method": "PREFERENCE", "preference": 200, "revertive": true, "election-wait-time": 3}`))},
 		},
 		{
+			desc: "ES STATE in JSON: bare names",
+			path: "/ethernet-segments/ethernet-segment[name=es1]/state/redundancy-mode", typ: gpb.GetRequest_STATE, enc: gpb.Encoding_JSON,
+			want: map[string]any{"/ethernet-segments/ethernet-segment[name=es1]/state/redundancy-mode": "ALL_ACTIVE"},
+		},
+		{
 			desc: "OPERATIONAL leaves out config mirrors",
 			path: "/ethernet-segments/ethernet-segment[name=es1]", typ: gpb.GetRequest_OPERATIONAL, enc: gpb.Encoding_JSON_IETF,
 			want: map[string]any{},

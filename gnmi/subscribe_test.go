@@ -378,3 +378,19 @@ func TestSubscribeErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSubscribePollRefusesASecondSubscription(t *testing.T) {
+	_, addr := startServer(t, Options{})
+	sc := openSub(t, dial(t, addr, "viewer", "viewer-secret"), &gpb.SubscriptionList{Mode: gpb.SubscriptionList_POLL,
+		Subscription: []*gpb.Subscription{sub("/interfaces", 0)}})
+	sc.untilSync(t)
+	if err := sc.stream.Send(&gpb.SubscribeRequest{Request: &gpb.SubscribeRequest_Subscribe{Subscribe: &gpb.SubscriptionList{}}}); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	for r := range sc.ch {
+		t.Errorf("unexpected response %v", r)
+	}
+	if err := <-sc.errc; status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "only poll requests are allowed") {
+		t.Errorf("second subscription = %v, want InvalidArgument", err)
+	}
+}
