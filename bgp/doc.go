@@ -3,5 +3,75 @@
 // events, and neighbor/RIB state for telemetry. It encodes and decodes; all
 // EVPN decisions belong to evpn/.
 //
+// # Use
+//
+//	s, err := bgp.New(bgp.Config{RouterID: id, ASN: 65000, Neighbors: ...,
+//		Import: bgp.ImportPolicy{RouteTargets: rts, ESImport: esImports}},
+//		bgp.WithLogger(log))
+//	defer s.Close()
+//	s.Announce(ctx, route.Path{...})   // originate or replace (same route.Key)
+//	s.Withdraw(ctx, nlri)             // only the key fields matter
+//	for ev := range s.Events() { ... } // PathAdd, PathWithdraw, PeerUp, PeerDown
+//	s.SetImportPolicy(ctx, p)         // re-evaluates the RIB, reports the difference
+//	s.Neighbors(ctx); s.RIB(ctx)      // telemetry
+//
+// A route reflector is a speaker whose neighbors have RouteReflectorClient
+// set, usually with ImportPolicy{All: true} and no announcements.
+//
+// # Events
+//
+// Events are GoBGP's best-path changes for l2vpn-evpn, filtered by the
+// import policy, in GoBGP's order, and never dropped. A path of this
+// speaker's own winning the best-path selection is reported as PathWithdraw
+// of the remote path it displaced. PeerDown carries GoBGP's cause, taken from
+// its "Peer Down" log record (the watch API has none). When the session of a
+// neighbor that is not restarting gracefully drops, GoBGP withdraws its paths
+// and PathWithdraw events follow the PeerDown.
+//
+// Two behaviours of GoBGP are corrected here. GoBGP ignores an update whose
+// ORIGINATOR_ID is our router id (RFC 4456 §8) but keeps the neighbor's
+// previous path for that key; FRR reflects routes back to their originator,
+// so after a MAC move between PEs sharing an RD that stale path would become
+// best once we withdraw ours. The speaker checks the neighbor's Adj-RIB-In
+// before reporting a remote path for a key it originates or originated, and
+// reports nothing if the neighbor's latest update was our own route.
+//
+// # Wire encoding
+//
+// MPLS labels are 20-bit values; GoBGP writes its 24-bit label fields
+// verbatim, so the speaker puts the label in the high-order 20 bits with
+// the bottom-of-stack bit set (as FRR does) in type-1 and type-2 NLRI, the
+// ESI Label community and the PMSI tunnel attribute, and reads the high 20
+// bits back. GoBGP has no DF Election extended community (RFC 8584); it is
+// sent as an opaque EVPN community (type 0x06, sub-type 0x06: algorithm,
+// bitmap with AC-DF and RFC 9785's don't-preempt bit, preference) and read
+// back the same way.
+//
+// # GoBGP v3.37.0 limitations the caller must know
+//
+//   - A received EVPN extended community of a sub-type GoBGP does not know,
+//     DF Election among them, makes GoBGP treat the whole UPDATE as withdraw
+//     (RFC 7606). RT-4 routes with a DF Election community are therefore lost
+//     at every GoBGP receiver, this speaker included; only RT-4 without it
+//     (default modulo DF election) interoperates. Fix: patch GoBGP's
+//     parseEvpnExtended to return an UnknownExtended.
+//   - A type-2 NLRI whose route length is 20 to 28 octets panics GoBGP's
+//     parser on its session reader goroutine, which ends the process: one
+//     malformed UPDATE from any neighbor crashes the daemon. Fix: bounds
+//     checks in EVPNMacIPAdvertisementRoute.DecodeFromBytes.
+//   - Where RFC 7606 asks to disable the AFI/SAFI (a malformed MP_REACH_NLRI),
+//     GoBGP drops the UPDATE and keeps using the family.
+//   - GoBGP adds a MAC Mobility community to a type-2 route announced without
+//     one while another PE advertises the MAC, refuses a sequence number lower
+//     than one it knows, and withdraws this speaker's own type-2 route when a
+//     route for the MAC from another ESI arrives with a higher sequence
+//     (RFC 7432 §15). evpn/ should set sequences itself and expect that.
+//   - GoBGP ignores contexts: a call blocks until GoBGP's server loop serves
+//     it. GoBGP's Serve goroutine cannot be stopped; after Close it stays
+//     parked, holding no sockets.
+//   - TCP MD5 on GoBGP's listener fails on Go's default Multipath TCP sockets
+//     (Go 1.24+, kernels with MPTCP); New refuses such a password unless the
+//     binary runs with multipathtcp=0 (//go:debug multipathtcp=0 in evpnd).
+//
 // It must not import evpn/ (other than evpn/route), asic/, p4rt/ or softswitch/.
 package bgp
