@@ -30,6 +30,7 @@ type Device interface {
 	// never nil, before the first Set). It must apply all of next or, on
 	// error, leave prev in effect: the server keeps prev as the running
 	// config and reports the error to the client. Calls never overlap.
+	// Both configs are shared with the server: read them, never modify.
 	ApplyConfig(ctx context.Context, prev, next *Config) error
 }
 
