@@ -436,11 +436,18 @@ func factorPrefix(n *gpb.Notification) {
 		pre.Target = n.Prefix.GetTarget()
 	}
 	n.Prefix = pre
+	// The cached updates are shared; build new ones, in two allocations.
+	updates := make([]gpb.Update, len(n.Update))
+	paths := make([]gpb.Path, len(n.Update)+len(n.Delete))
 	for i, u := range n.Update {
-		n.Update[i] = &gpb.Update{Path: &gpb.Path{Elem: u.GetPath().GetElem()[len(common):]}, Val: u.GetVal(), Duplicates: u.GetDuplicates()}
+		paths[i].Elem = u.GetPath().GetElem()[len(common):]
+		updates[i].Path, updates[i].Val, updates[i].Duplicates = &paths[i], u.GetVal(), u.GetDuplicates()
+		n.Update[i] = &updates[i]
 	}
 	for i, d := range n.Delete {
-		n.Delete[i] = &gpb.Path{Elem: d.GetElem()[len(common):]}
+		p := &paths[len(n.Update)+i]
+		p.Elem = d.GetElem()[len(common):]
+		n.Delete[i] = p
 	}
 }
 
