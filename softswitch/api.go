@@ -348,7 +348,7 @@ func (p *Program) ActionInfos() []ActionInfo {
 
 // Action describes one action by name.
 func (p *Program) Action(name string) (ActionInfo, error) {
-	a, ok := p.actionByName[name]
+	a, ok := p.actionByName[trimDot(name)]
 	if !ok {
 		return ActionInfo{}, fmt.Errorf("action %q: %w", name, ErrNotFound)
 	}

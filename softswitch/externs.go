@@ -83,7 +83,7 @@ func (c *compiler) compileCalculation(name, algo string, input []jTV) (*calculat
 	case "crc16":
 		calc.algo = crc16ARC
 	case "crc32":
-		calc.algo = func(b []byte) uint64 { return uint64(crc32.ChecksumIEEE(b)) }
+		calc.algo = crc32IEEE
 	case "identity":
 		calc.algo = identityHash
 	case "csum16":
@@ -222,6 +222,9 @@ func crc16ARC(b []byte) uint64 {
 	}
 	return uint64(crc)
 }
+
+// crc32IEEE is BMv2's crc32 (CRC-32/ISO-HDLC, as Ethernet's FCS).
+func crc32IEEE(b []byte) uint64 { return uint64(crc32.ChecksumIEEE(b)) }
 
 // identityHash is BMv2's identity: the first 8 bytes as a big-endian number.
 func identityHash(b []byte) uint64 {

@@ -295,6 +295,7 @@ type node struct {
 	hit      *node
 	miss     *node
 	byAction []*node // indexed like table.actions
+	byActID  []*node // by action id, for the packet path
 
 	cond      boolFn
 	trueNext  *node
@@ -356,10 +357,8 @@ func (p *packet) applyTable(n *node) *node {
 	if b == nil {
 		return nil
 	}
-	for i, a := range t.actions {
-		if a == b.act {
-			return n.byAction[i]
-		}
+	if id := b.act.id; id < len(n.byActID) {
+		return n.byActID[id]
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ func (ap *actionProfile) insertMember(m Member, modify bool) error {
 	}
 	var a *action
 	for _, x := range ap.actions {
-		if x.name == m.Action {
+		if x.name == trimDot(m.Action) {
 			a = x
 		}
 	}

@@ -568,6 +568,11 @@ func (c *compiler) compilePipeline(jp *jPipeline) (*node, error) {
 			}
 		} else {
 			n.byAction = make([]*node, len(t.actions))
+			maxID := 0
+			for _, a := range c.p.actions {
+				maxID = max(maxID, a.id)
+			}
+			n.byActID = make([]*node, maxID+1)
 			for k, a := range t.actions {
 				nt, ok := jt.NextTables[a.name]
 				if !ok {
@@ -576,6 +581,7 @@ func (c *compiler) compilePipeline(jp *jPipeline) (*node, error) {
 				if n.byAction[k], err = next(nt); err != nil {
 					return nil, err
 				}
+				n.byActID[a.id] = n.byAction[k]
 			}
 		}
 	}
@@ -778,9 +784,15 @@ func mergeActions(have, add []*action) []*action {
 }
 
 func (p *Program) table(name string) (*table, error) {
-	t, ok := p.tableByName[name]
+	t, ok := p.tableByName[trimDot(name)]
 	if !ok {
 		return nil, fmt.Errorf("table %q: %w", name, ErrNotFound)
 	}
 	return t, nil
+}
+
+// trimDot drops the leading dot of a P4Info name written with @name(".x"):
+// p4c writes it without the dot in the BMv2 JSON.
+func trimDot(name string) string {
+	return strings.TrimPrefix(name, ".")
 }

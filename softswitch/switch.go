@@ -221,7 +221,7 @@ func (s *Switch) withProfile(name string, f func(ap *actionProfile) error) error
 	if p == nil {
 		return fmt.Errorf("action profile %q: %w", name, ErrNoProgram)
 	}
-	ap, ok := p.profileByNm[name]
+	ap, ok := p.profileByNm[trimDot(name)]
 	if !ok {
 		return fmt.Errorf("action profile %q: %w", name, ErrNotFound)
 	}
@@ -235,7 +235,7 @@ func (s *Switch) withCounter(name string, index int, f func(c *counterCell)) err
 	if p == nil {
 		return fmt.Errorf("counter %q: %w", name, ErrNoProgram)
 	}
-	ca, ok := p.counterByNm[name]
+	ca, ok := p.counterByNm[trimDot(name)]
 	if !ok {
 		return fmt.Errorf("counter %q: %w", name, ErrNotFound)
 	}
@@ -256,7 +256,7 @@ func (s *Switch) withRegister(name string, index int, f func(r *registerArray) e
 	if p == nil {
 		return fmt.Errorf("register %q: %w", name, ErrNoProgram)
 	}
-	r, ok := p.registerBy[name]
+	r, ok := p.registerBy[trimDot(name)]
 	if !ok {
 		return fmt.Errorf("register %q: %w", name, ErrNotFound)
 	}

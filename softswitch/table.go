@@ -150,7 +150,7 @@ func (t *table) action(name string) (*action, error) {
 		acts = t.profile.actions
 	}
 	for _, a := range acts {
-		if a.name == name {
+		if a.name == trimDot(name) {
 			return a, nil
 		}
 	}
