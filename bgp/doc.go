@@ -23,10 +23,12 @@
 // Events are GoBGP's best-path changes for l2vpn-evpn, filtered by the
 // import policy, in GoBGP's order, and never dropped. A path of this
 // speaker's own winning the best-path selection is reported as PathWithdraw
-// of the remote path it displaced. PeerDown carries GoBGP's cause, taken from
-// its "Peer Down" log record (the watch API has none). When the session of a
-// neighbor that is not restarting gracefully drops, GoBGP withdraws its paths
-// and PathWithdraw events follow the PeerDown.
+// of the remote path it displaced. PeerDown is taken from GoBGP's "Peer Down"
+// log record, which carries the cause (the watch API has none) and is written
+// before GoBGP withdraws the neighbor's paths: when a session drops, PeerDown
+// comes first and the PathWithdraw events for the neighbor's paths follow
+// (none for a neighbor restarting gracefully: its paths stay, stale). A
+// PathAdd GoBGP had queued before the loss may still arrive between the two.
 //
 // Two behaviours of GoBGP are corrected here. GoBGP ignores an update whose
 // ORIGINATOR_ID is our router id (RFC 4456 §8) but keeps the neighbor's

@@ -12,15 +12,18 @@ import (
 
 // peerDownMessage is what GoBGP v3.37.0 logs (fsm.go) when a session leaves
 // Established, with the neighbor address in "Key" and the cause in "Reason".
-// Its watch API reports the state change without the cause, so the speaker
-// takes the cause from this log record; the record is written before the
-// state change is queued to the server, so it is always seen first.
+// Its watch API reports the state change without the cause, and only after
+// the server has withdrawn the neighbor's paths; this record is written on
+// the session goroutine before the server hears of the change.
 const peerDownMessage = "Peer Down"
 
 // slogAdapter makes a *slog.Logger satisfy GoBGP's logger interface and
 // remembers the last session-down reason per neighbor.
 type slogAdapter struct {
 	log *slog.Logger
+	// onPeerDown is called for every peerDownMessage; when it returns
+	// false the reason is kept for takeDownReason. It must not block.
+	onPeerDown func(neighbor, reason string) bool
 
 	// mu guards level and downReason.
 	mu         sync.Mutex
@@ -28,8 +31,8 @@ type slogAdapter struct {
 	downReason map[string]string
 }
 
-func newSlogAdapter(l *slog.Logger) *slogAdapter {
-	a := &slogAdapter{log: l, downReason: make(map[string]string)}
+func newSlogAdapter(l *slog.Logger, onPeerDown func(neighbor, reason string) bool) *slogAdapter {
+	a := &slogAdapter{log: l, onPeerDown: onPeerDown, downReason: make(map[string]string)}
 	// GoBGP asks GetLevel before building expensive debug records.
 	a.level = gobgplog.InfoLevel
 	if l.Enabled(context.Background(), slog.LevelDebug) {
@@ -101,7 +104,7 @@ func (a *slogAdapter) Info(msg string, fields gobgplog.Fields) {
 	if msg == peerDownMessage {
 		key, _ := fields["Key"].(string)
 		reason, _ := fields["Reason"].(string)
-		if key != "" {
+		if key != "" && !a.onPeerDown(key, reason) {
 			a.mu.Lock()
 			a.downReason[key] = reason
 			a.mu.Unlock()

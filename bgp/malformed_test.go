@@ -109,9 +109,15 @@ func (p *rawPeer) read(deadline time.Time) (*bgp.BGPMessage, error) {
 // while the speaker's idle hold timer rejects connections after a reset.
 func dialRaw(t *testing.T, local, remote netip.AddrPort, extraCaps ...bgp.ParameterCapabilityInterface) *rawPeer {
 	t.Helper()
+	return dialRawHold(t, local, remote, 9, extraCaps...)
+}
+
+// dialRawHold is dialRaw proposing the given hold time in seconds.
+func dialRawHold(t *testing.T, local, remote netip.AddrPort, hold uint16, extraCaps ...bgp.ParameterCapabilityInterface) *rawPeer {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	caps := append([]bgp.ParameterCapabilityInterface{bgp.NewCapMultiProtocol(bgp.RF_EVPN), bgp.NewCapFourOctetASNumber(testASN)}, extraCaps...)
-	open, err := bgp.NewBGPOpenMessage(testASN, 9, local.Addr().String(), []bgp.OptionParameterInterface{
+	open, err := bgp.NewBGPOpenMessage(testASN, hold, local.Addr().String(), []bgp.OptionParameterInterface{
 		bgp.NewOptionParameterCapability(caps),
 	}).Serialize()
 	if err != nil {

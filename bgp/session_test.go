@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 
 	"github.com/p4evpn/p4evpn/evpn/route"
@@ -128,4 +129,62 @@ func TestMD5RefusedWhereGoCannotApplyIt(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "multipathtcp=0") {
 		t.Fatalf("New with an MD5 password it cannot apply: err %v, want one naming multipathtcp=0", err)
 	}
+}
+
+// TestEBGPSession: PEs in different ASes exchange EVPN routes directly; the
+// route arrives with the originator's next hop and no ORIGINATOR_ID.
+func TestEBGPSession(t *testing.T) {
+	log := testLogger(t)
+	a := netip.MustParseAddr("127.0.34.1")
+	b := netip.MustParseAddr("127.0.34.2")
+	port := freePort(t, a)
+	na := fastNeighbor(b, a, 0, 65002)
+	na.Passive = true
+	sa := startSpeaker(t, log.With("node", "a"), Config{RouterID: a, ASN: 65001, ListenAddress: a, ListenPort: port,
+		Neighbors: []Neighbor{na}, Import: ImportPolicy{RouteTargets: []route.RouteTarget{testRT}}})
+	sb := startSpeaker(t, log.With("node", "b"), Config{RouterID: b, ASN: 65002,
+		Neighbors: []Neighbor{fastNeighbor(a, b, port, 65001)}, Import: ImportPolicy{RouteTargets: []route.RouteTarget{testRT}}})
+	waitPeerUp(t, sa, b)
+	p := samplePaths(b)[2]
+	if err := sb.Announce(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	evs := waitEvent(t, sa, "route over eBGP", func(ev Event) bool { return ev.Kind == PathAdd })
+	ev := evs[len(evs)-1]
+	want := p
+	want.Attrs.NextHop = b
+	if diff := cmp.Diff(want, ev.Path, pathOpts); diff != "" {
+		t.Errorf("eBGP path (-want +got):\n%s", diff)
+	}
+	if ev.PeerASN != 65002 {
+		t.Errorf("peer AS %d, want 65002", ev.PeerASN)
+	}
+}
+
+// TestHoldTimerExpiryIsReported: a neighbor that goes silent (a dead PE whose
+// TCP session stays open) is reported down when the negotiated 3 s hold time
+// expires, and its routes are withdrawn after the PeerDown (GoBGP itself
+// withdraws them before it reports the state change).
+func TestHoldTimerExpiryIsReported(t *testing.T) {
+	log := testLogger(t)
+	sAddr := netip.MustParseAddr("127.0.35.1")
+	rawAddr := netip.MustParseAddr("127.0.35.9")
+	port := freePort(t, sAddr)
+	n := fastNeighbor(rawAddr, sAddr, 0, testASN)
+	n.Passive = true
+	s := startSpeaker(t, log, Config{RouterID: sAddr, ASN: testASN, ListenAddress: sAddr, ListenPort: port,
+		Neighbors: []Neighbor{n}, Import: ImportPolicy{All: true}})
+	raw := dialRawHold(t, netip.AddrPortFrom(rawAddr, 0), netip.AddrPortFrom(sAddr, port), 3)
+	raw.send(t, update(attrOrigin, attrASPath, attrRT, mpReach(netip.MustParseAddr("127.0.35.200"), rawMACIP(1, 0, nil, 0))))
+	key := route.MACIP{RD: route.RD{Admin: route.Admin{ASN: testASN}, Assigned: 1}, MAC: route.MAC{0, 0, 0x5e, 0, 0x53, 1}}
+	waitEvent(t, s, "route from the neighbor", func(ev Event) bool { return ev.Kind == PathAdd && route.Key(ev.Path.NLRI) == key })
+	// The raw peer now sends nothing, not even keepalives.
+	evs := waitEvent(t, s, "hold timer expiry", func(ev Event) bool { return ev.Kind == PeerDown && ev.Peer == rawAddr })
+	if down := evs[len(evs)-1]; down.Reason != "hold-timer-expired" || down.PeerASN != testASN {
+		t.Errorf("PeerDown reason %q AS %d, want hold-timer-expired AS %d", down.Reason, down.PeerASN, testASN)
+	}
+	waitEvent(t, s, "withdrawal of the dead neighbor's route", func(ev Event) bool {
+		return ev.Kind == PathWithdraw && route.Key(ev.Path.NLRI) == key
+	})
+	raw.conn.Close()
 }

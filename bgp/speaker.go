@@ -84,10 +84,9 @@ type Speaker struct {
 	cbMu   sync.RWMutex
 	closed bool
 
-	// mu guards imports, emitted, announced, suspect, established, queue
-	// and stats.
+	// mu guards imports, emitted, announced, suspect and stats. It may be
+	// held while calling GoBGP, so GoBGP's own goroutines never take it.
 	mu      sync.Mutex
-	wake    *sync.Cond
 	imports importSet
 	// emitted maps each route key with a reported best path to the
 	// neighbor it came from.
@@ -97,11 +96,20 @@ type Speaker struct {
 	// suspect holds keys this speaker withdrew; a neighbor may still hold a
 	// path for them that GoBGP never replaced (see ownReflection).
 	suspect map[route.NLRI]struct{}
-	// established records which neighbors are in Established.
+	stats   Stats
+
+	// qmu guards established and queue. It is taken after mu, never held
+	// while calling anything else, so GoBGP's session goroutines can take
+	// it from the log hook.
+	qmu  sync.Mutex
+	wake *sync.Cond
+	// established records which neighbors were reported up.
 	established map[string]bool
+	// peerASNs is each configured neighbor's AS, for events GoBGP's log
+	// hook reports without one.
+	peerASNs map[netip.Addr]uint32
 	// queue holds events not yet handed to the Events channel.
 	queue []Event
-	stats Stats
 }
 
 // Stats counts what the speaker did with GoBGP's reports.
@@ -178,12 +186,13 @@ func New(cfg Config, opts ...Option) (*Speaker, error) {
 		announced:   make(map[route.NLRI]struct{}),
 		suspect:     make(map[route.NLRI]struct{}),
 		established: make(map[string]bool),
+		peerASNs:    make(map[netip.Addr]uint32),
 	}
-	s.wake = sync.NewCond(&s.mu)
+	s.wake = sync.NewCond(&s.qmu)
 	if !s.nextHop.IsValid() {
 		s.nextHop = cfg.RouterID
 	}
-	s.glog = newSlogAdapter(s.log)
+	s.glog = newSlogAdapter(s.log, s.onPeerDownLog)
 	s.srv = server.NewBgpServer(server.LoggerOption(s.glog))
 	// GoBGP's Serve loop has no exit: after Close it stays parked on its
 	// channels (a GoBGP v3 limitation), holding no sockets.
@@ -254,9 +263,9 @@ func (s *Speaker) Close() error {
 		s.closed = true
 		s.cbMu.Unlock()
 		s.srv.Stop()
-		s.mu.Lock()
+		s.qmu.Lock()
 		s.wake.Broadcast()
-		s.mu.Unlock()
+		s.qmu.Unlock()
 		<-s.senderDone
 		close(s.events)
 	})
@@ -270,11 +279,11 @@ func (s *Speaker) Close() error {
 func (s *Speaker) sendLoop() {
 	defer close(s.senderDone)
 	for {
-		s.mu.Lock()
+		s.qmu.Lock()
 		for len(s.queue) == 0 {
 			select {
 			case <-s.done:
-				s.mu.Unlock()
+				s.qmu.Unlock()
 				return
 			default:
 			}
@@ -282,7 +291,7 @@ func (s *Speaker) sendLoop() {
 		}
 		batch := s.queue
 		s.queue = nil
-		s.mu.Unlock()
+		s.qmu.Unlock()
 		for _, ev := range batch {
 			select {
 			case s.events <- ev:
@@ -293,8 +302,16 @@ func (s *Speaker) sendLoop() {
 	}
 }
 
-// enqueue appends events; s.mu must be held.
+// enqueue appends events to the queue the sender drains. Callers that
+// change path state hold mu, so events leave in the order of those changes.
 func (s *Speaker) enqueue(evs ...Event) {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	s.enqueueLocked(evs...)
+}
+
+// enqueueLocked is enqueue with qmu held.
+func (s *Speaker) enqueueLocked(evs ...Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -315,6 +332,9 @@ func (s *Speaker) AddNeighbor(ctx context.Context, n Neighbor) error {
 	if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.apiPeer(n)}); err != nil {
 		return fmt.Errorf("add neighbor %s AS %d: %w", n.Address, n.ASN, err)
 	}
+	s.qmu.Lock()
+	s.peerASNs[n.Address] = n.ASN
+	s.qmu.Unlock()
 	return nil
 }
 
@@ -510,23 +530,46 @@ func (s *Speaker) onPeerEvent(pe *api.WatchEventResponse_PeerEvent) {
 		return
 	}
 	up := st.GetSessionState() == api.PeerState_ESTABLISHED
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
 	was := s.established[addr]
 	switch {
 	case up && !was:
 		s.established[addr] = true
 		s.log.Info("BGP session up", "neighbor", addr, "peer_asn", st.GetPeerAsn())
-		s.enqueue(Event{Kind: PeerUp, Peer: ip, PeerASN: st.GetPeerAsn()})
+		s.enqueueLocked(Event{Kind: PeerUp, Peer: ip, PeerASN: st.GetPeerAsn()})
 	case !up && was:
+		// The log hook did not report this loss (see onPeerDownLog).
 		delete(s.established, addr)
 		reason := s.glog.takeDownReason(addr)
 		if reason == "" {
 			reason = "session state " + st.GetSessionState().String()
 		}
 		s.log.Info("BGP session down", "neighbor", addr, "peer_asn", st.GetPeerAsn(), "reason", reason)
-		s.enqueue(Event{Kind: PeerDown, Peer: ip, PeerASN: st.GetPeerAsn(), Reason: reason})
+		s.enqueueLocked(Event{Kind: PeerDown, Peer: ip, PeerASN: st.GetPeerAsn(), Reason: reason})
 	}
+}
+
+// onPeerDownLog runs on GoBGP's session goroutine when it logs a session
+// leaving Established, before GoBGP's server withdraws the neighbor's paths.
+// Reporting PeerDown here puts it ahead of those withdrawals, so evpn/ can
+// act on the whole neighbor at once. It reports only a session already
+// reported up; otherwise the watch event reports it in order. It returns
+// whether it reported.
+func (s *Speaker) onPeerDownLog(neighbor, reason string) bool {
+	ip, err := netip.ParseAddr(neighbor)
+	if err != nil {
+		return false
+	}
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if !s.established[neighbor] {
+		return false
+	}
+	delete(s.established, neighbor)
+	s.log.Info("BGP session down", "neighbor", neighbor, "reason", reason)
+	s.enqueueLocked(Event{Kind: PeerDown, Peer: ip, PeerASN: s.peerASNs[ip], Reason: reason})
+	return true
 }
 
 func (s *Speaker) onBestPath(ap *api.Path) {
