@@ -91,6 +91,8 @@ type Server struct {
 	match  *match.Match
 	state  *State
 	grpc   *grpc.Server
+	// names holds shared keyless path elements (see name); read-only.
+	names map[string]*gpb.PathElem
 
 	// lastTS makes cache timestamps strictly increasing: the cache drops
 	// an update whose timestamp is not newer than the leaf's.
@@ -144,6 +146,7 @@ func New(opts Options) (*Server, error) {
 		match:   match.New(),
 		running: opts.Config,
 	}
+	s.names = schemaNames(s.schema)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.cache.SetClient(func(l *ctree.Leaf) {
 		n, ok := l.Value().(*gpb.Notification)
@@ -229,11 +232,48 @@ func (s *Server) timestamp() int64 {
 
 // publish writes one notification into the cache. Notifications built here
 // are well-formed, so an error is a bug, logged rather than lost.
+//
+// It hands the cache one notification per leaf sharing one prefix: the
+// cache would otherwise clone the prefix for every leaf it splits off.
 func (s *Server) publish(n *gpb.Notification) {
-	n.Prefix = &gpb.Path{Target: s.opts.Target}
-	if err := s.cache.GnmiUpdate(n); err != nil && !errors.Is(err, cache.ErrStale) {
-		s.log.Error("cache update failed", "err", err)
+	prefix := &gpb.Path{Target: s.opts.Target}
+	leaf := func(one *gpb.Notification) {
+		if err := s.cache.GnmiUpdate(one); err != nil && !errors.Is(err, cache.ErrStale) {
+			s.log.Error("cache update failed", "err", err)
+		}
 	}
+	for _, u := range n.GetUpdate() {
+		leaf(&gpb.Notification{Timestamp: n.GetTimestamp(), Prefix: prefix, Update: []*gpb.Update{u}})
+	}
+	for _, d := range n.GetDelete() {
+		leaf(&gpb.Notification{Timestamp: n.GetTimestamp(), Prefix: prefix, Delete: []*gpb.Path{d}})
+	}
+}
+
+// name returns the shared, immutable path element for a keyless schema
+// node name, so millions of published leaves do not each carry their own
+// "state" element; names outside the schema get a fresh element.
+func (s *Server) name(n string) *gpb.PathElem {
+	if e, ok := s.names[n]; ok {
+		return e
+	}
+	return &gpb.PathElem{Name: n}
+}
+
+// names lists one element per schema node name; read-only after New.
+func schemaNames(root *schemaNode) map[string]*gpb.PathElem {
+	out := map[string]*gpb.PathElem{}
+	var walk func(*schemaNode)
+	walk = func(n *schemaNode) {
+		if n.name != "" {
+			out[n.name] = &gpb.PathElem{Name: n.name}
+		}
+		for _, c := range n.children {
+			walk(c)
+		}
+	}
+	walk(root)
+	return out
 }
 
 // publishConfig publishes the difference between two config leaf sets, each

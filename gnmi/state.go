@@ -29,8 +29,8 @@ type State struct {
 // object is what was last published for one typed value: its base path and
 // the relative paths of its leaves, to delete the ones a new version lacks.
 type object struct {
-	base   []*gpb.PathElem
-	leaves map[string][]*gpb.PathElem
+	base []*gpb.PathElem
+	rels [][]*gpb.PathElem
 	// release drops the object's references to shared next hops.
 	release func()
 }
@@ -41,8 +41,18 @@ type relLeaf struct {
 	val *gpb.TypedValue
 }
 
-func rel(val *gpb.TypedValue, names ...string) relLeaf {
-	return relLeaf{rel: withChild(nil, names...), val: val}
+// rel builds a leaf at the keyless relative path names.
+func (st *State) rel(val *gpb.TypedValue, names ...string) relLeaf {
+	return relLeaf{rel: st.path(names...), val: val}
+}
+
+// path builds keyless elements from the server's shared ones.
+func (st *State) path(names ...string) []*gpb.PathElem {
+	out := make([]*gpb.PathElem, len(names))
+	for i, n := range names {
+		out[i] = st.srv.name(n)
+	}
+	return out
 }
 
 // setObject publishes leaves under base as the new version of object key;
@@ -52,15 +62,21 @@ func (st *State) setObject(key string, base []*gpb.PathElem, leaves []relLeaf, r
 		st.objects = map[string]*object{}
 	}
 	n := &gpb.Notification{Timestamp: st.srv.timestamp()}
-	next := &object{base: base, leaves: make(map[string][]*gpb.PathElem, len(leaves)), release: release}
-	for _, l := range leaves {
+	next := &object{base: base, rels: make([][]*gpb.PathElem, len(leaves)), release: release}
+	for i, l := range leaves {
 		full := append(slices.Clone(base), l.rel...)
-		next.leaves[formatPath(l.rel)] = l.rel
+		next.rels[i] = l.rel
 		n.Update = append(n.Update, &gpb.Update{Path: &gpb.Path{Elem: full}, Val: l.val})
 	}
 	if prev := st.objects[key]; prev != nil {
-		for k, r := range prev.leaves {
-			if _, ok := next.leaves[k]; !ok {
+		// Objects are small: the set difference is computed when a new
+		// version arrives rather than kept as a map per object.
+		kept := make(map[string]bool, len(leaves))
+		for _, r := range next.rels {
+			kept[formatPath(r)] = true
+		}
+		for _, r := range prev.rels {
+			if !kept[formatPath(r)] {
 				n.Delete = append(n.Delete, &gpb.Path{Elem: append(slices.Clone(prev.base), r...)})
 			}
 		}
@@ -83,39 +99,39 @@ func (st *State) deleteObject(key string) {
 		prev.release()
 	}
 	n := &gpb.Notification{Timestamp: st.srv.timestamp()}
-	for _, r := range prev.leaves {
+	for _, r := range prev.rels {
 		n.Delete = append(n.Delete, &gpb.Path{Elem: append(slices.Clone(prev.base), r...)})
 	}
 	st.srv.publish(n)
 }
 
-func niElems(ni string, names ...string) []*gpb.PathElem {
-	return append([]*gpb.PathElem{elem("network-instances"), elem("network-instance", "name", ni)}, withChild(nil, names...)...)
+func (st *State) niElems(ni string, names ...string) []*gpb.PathElem {
+	return append([]*gpb.PathElem{st.srv.name("network-instances"), elem("network-instance", "name", ni)}, st.path(names...)...)
 }
 
 func u64(x uint64) string { return strconv.FormatUint(x, 10) }
 
 // SetMACEntry publishes a MAC-VRF FIB entry.
 func (st *State) SetMACEntry(ni string, e MACEntry) {
-	base := append(niElems(ni, "fdb", "mac-table", "entries"),
+	base := append(st.niElems(ni, "fdb", "mac-table", "entries"),
 		elem("entry", "mac-address", e.MAC.String(), "vlan", u64(uint64(e.VLAN))))
 	typ := "DYNAMIC"
 	if e.Static {
 		typ = "STATIC"
 	}
 	leaves := []relLeaf{
-		rel(stringVal(e.MAC.String()), "state", "mac-address"),
-		rel(uintVal(uint64(e.VLAN)), "state", "vlan"),
-		rel(uintVal(uint64(e.Age.Seconds())), "state", "age"),
-		rel(stringVal(typ), "state", "entry-type"),
+		st.rel(stringVal(e.MAC.String()), "state", "mac-address"),
+		st.rel(uintVal(uint64(e.VLAN)), "state", "vlan"),
+		st.rel(uintVal(uint64(e.Age.Seconds())), "state", "age"),
+		st.rel(stringVal(typ), "state", "entry-type"),
 	}
 	if e.EVI != 0 {
-		leaves = append(leaves, rel(uintVal(uint64(e.EVI)), "state", "evi"))
+		leaves = append(leaves, st.rel(uintVal(uint64(e.EVI)), "state", "evi"))
 	}
 	if e.Interface != "" {
 		leaves = append(leaves,
-			rel(stringVal(e.Interface), "interface", "interface-ref", "state", "interface"),
-			rel(uintVal(uint64(e.Subinterface)), "interface", "interface-ref", "state", "subinterface"))
+			st.rel(stringVal(e.Interface), "interface", "interface-ref", "state", "interface"),
+			st.rel(uintVal(uint64(e.Subinterface)), "interface", "interface-ref", "state", "subinterface"))
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -153,22 +169,22 @@ func (st *State) SetL2RIBEntry(ni string, e L2RIBEntry) error {
 			return fmt.Errorf("gnmi: L2RIB entry %s in %s: mobility state %q is not FROZEN or DUPLICATE", e.MAC, ni, p.MobilityState)
 		}
 	}
-	base := append(niElems(ni, "fdb", "l2rib", "mac-table", "entries"), elem("entry", "mac-address", e.MAC.String()))
-	leaves := []relLeaf{rel(stringVal(e.MAC.String()), "state", "mac-address")}
+	base := append(st.niElems(ni, "fdb", "l2rib", "mac-table", "entries"), elem("entry", "mac-address", e.MAC.String()))
+	leaves := []relLeaf{st.rel(stringVal(e.MAC.String()), "state", "mac-address")}
 	if e.VLAN != 0 {
-		leaves = append(leaves, rel(uintVal(uint64(e.VLAN)), "state", "vlan"))
+		leaves = append(leaves, st.rel(uintVal(uint64(e.VLAN)), "state", "vlan"))
 	}
 	if e.EVI != 0 {
-		leaves = append(leaves, rel(uintVal(uint64(e.EVI)), "state", "evi"))
+		leaves = append(leaves, st.rel(uintVal(uint64(e.EVI)), "state", "evi"))
 	}
 	if e.L2VNI != 0 {
-		leaves = append(leaves, rel(uintVal(uint64(e.L2VNI)), "state", "l2-vni"))
+		leaves = append(leaves, st.rel(uintVal(uint64(e.L2VNI)), "state", "l2-vni"))
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var refs []func()
 	for _, p := range e.Producers {
-		pe := []*gpb.PathElem{elem("producers"), elem("producer", "producer", string(p.Producer)), elem("state")}
+		pe := []*gpb.PathElem{st.srv.name("producers"), elem("producer", "producer", string(p.Producer)), st.srv.name("state")}
 		add := func(v *gpb.TypedValue, name string) {
 			leaves = append(leaves, relLeaf{rel: append(slices.Clone(pe), elem(name)), val: v})
 		}
@@ -190,7 +206,7 @@ func (st *State) SetL2RIBEntry(ni string, e L2RIBEntry) error {
 		default:
 			id := st.nextHops.acquireGroup(st, ni, p.ESI, p.NextHops)
 			refs = append(refs, func() { st.nextHops.releaseGroup(st, ni, p.ESI, p.NextHops) })
-			leaves = append(leaves, relLeaf{rel: append(slices.Clone(pe), elem("next-hop-group")), val: &gpb.TypedValue{
+			leaves = append(leaves, relLeaf{rel: append(slices.Clone(pe), st.srv.name("next-hop-group")), val: &gpb.TypedValue{
 				Value: &gpb.TypedValue_LeaflistVal{LeaflistVal: &gpb.ScalarArray{Element: []*gpb.TypedValue{uintVal(id)}}}}})
 		}
 	}
@@ -212,14 +228,14 @@ func (st *State) DeleteL2RIBEntry(ni string, mac route.MAC) {
 
 // SetDesignatedForwarder publishes the DF of Ethernet segment es for a VLAN.
 func (st *State) SetDesignatedForwarder(es string, df DesignatedForwarder) {
-	base := []*gpb.PathElem{elem("ethernet-segments"), elem("ethernet-segment", "name", es),
-		elem("designated-forwarders"), elem("designated-forwarder", "vlan", u64(uint64(df.VLAN)))}
+	base := []*gpb.PathElem{st.srv.name("ethernet-segments"), elem("ethernet-segment", "name", es),
+		st.srv.name("designated-forwarders"), elem("designated-forwarder", "vlan", u64(uint64(df.VLAN)))}
 	leaves := []relLeaf{
-		rel(uintVal(uint64(df.VLAN)), "state", "vlan"),
-		rel(boolVal(df.Local), "state", "local"),
+		st.rel(uintVal(uint64(df.VLAN)), "state", "vlan"),
+		st.rel(boolVal(df.Local), "state", "local"),
 	}
 	if df.Address.IsValid() {
-		leaves = append(leaves, rel(stringVal(df.Address.String()), "state", "df-address"))
+		leaves = append(leaves, st.rel(stringVal(df.Address.String()), "state", "df-address"))
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -233,9 +249,9 @@ func (st *State) DeleteDesignatedForwarder(es string, vlan uint16) {
 	st.deleteObject(fmt.Sprintf("df|%s|%d", es, vlan))
 }
 
-func bgpNeighborBase(ni, protocol string, addr netip.Addr) []*gpb.PathElem {
-	return []*gpb.PathElem{elem("network-instances"), elem("network-instance", "name", ni), elem("protocols"),
-		elem("protocol", "identifier", "BGP", "name", protocol), elem("bgp"), elem("neighbors"),
+func (st *State) bgpNeighborBase(ni, protocol string, addr netip.Addr) []*gpb.PathElem {
+	return []*gpb.PathElem{st.srv.name("network-instances"), elem("network-instance", "name", ni), st.srv.name("protocols"),
+		elem("protocol", "identifier", "BGP", "name", protocol), st.srv.name("bgp"), st.srv.name("neighbors"),
 		elem("neighbor", "neighbor-address", addr.String())}
 }
 
@@ -243,32 +259,32 @@ func bgpNeighborBase(ni, protocol string, addr netip.Addr) []*gpb.PathElem {
 // neighbor of BGP instance protocol in network instance ni.
 func (st *State) SetBGPNeighbor(ni, protocol string, n BGPNeighborState) {
 	leaves := []relLeaf{
-		rel(stringVal(string(n.SessionState)), "state", "session-state"),
-		rel(uintVal(n.EstablishedTransitions), "state", "established-transitions"),
-		rel(uintVal(n.UpdatesSent), "state", "messages", "sent", "UPDATE"),
-		rel(uintVal(n.NotificationsSent), "state", "messages", "sent", "NOTIFICATION"),
-		rel(uintVal(n.UpdatesReceived), "state", "messages", "received", "UPDATE"),
-		rel(uintVal(n.NotificationsRecved), "state", "messages", "received", "NOTIFICATION"),
+		st.rel(stringVal(string(n.SessionState)), "state", "session-state"),
+		st.rel(uintVal(n.EstablishedTransitions), "state", "established-transitions"),
+		st.rel(uintVal(n.UpdatesSent), "state", "messages", "sent", "UPDATE"),
+		st.rel(uintVal(n.NotificationsSent), "state", "messages", "sent", "NOTIFICATION"),
+		st.rel(uintVal(n.UpdatesReceived), "state", "messages", "received", "UPDATE"),
+		st.rel(uintVal(n.NotificationsRecved), "state", "messages", "received", "NOTIFICATION"),
 	}
 	if !n.LastEstablished.IsZero() {
-		leaves = append(leaves, rel(uintVal(uint64(n.LastEstablished.UnixNano())), "state", "last-established"))
+		leaves = append(leaves, st.rel(uintVal(uint64(n.LastEstablished.UnixNano())), "state", "last-established"))
 	}
 	if n.LocalPort != 0 {
-		leaves = append(leaves, rel(uintVal(uint64(n.LocalPort)), "transport", "state", "local-port"))
+		leaves = append(leaves, st.rel(uintVal(uint64(n.LocalPort)), "transport", "state", "local-port"))
 	}
 	if n.RemotePort != 0 {
-		leaves = append(leaves, rel(uintVal(uint64(n.RemotePort)), "transport", "state", "remote-port"))
+		leaves = append(leaves, st.rel(uintVal(uint64(n.RemotePort)), "transport", "state", "remote-port"))
 	}
 	if n.RemoteAddress.IsValid() {
-		leaves = append(leaves, rel(stringVal(n.RemoteAddress.String()), "transport", "state", "remote-address"))
+		leaves = append(leaves, st.rel(stringVal(n.RemoteAddress.String()), "transport", "state", "remote-address"))
 	}
 	if n.NegotiatedHoldTime != 0 {
-		leaves = append(leaves, rel(uintVal(uint64(n.NegotiatedHoldTime)), "timers", "state", "negotiated-hold-time"))
+		leaves = append(leaves, st.rel(uintVal(uint64(n.NegotiatedHoldTime)), "timers", "state", "negotiated-hold-time"))
 	}
 	if a := n.EVPN; a != nil {
-		af := []*gpb.PathElem{elem("afi-safis"), elem("afi-safi", "afi-safi-name", "L2VPN_EVPN"), elem("state")}
+		af := []*gpb.PathElem{st.srv.name("afi-safis"), elem("afi-safi", "afi-safi-name", "L2VPN_EVPN"), st.srv.name("state")}
 		add := func(v *gpb.TypedValue, names ...string) {
-			leaves = append(leaves, relLeaf{rel: append(slices.Clone(af), withChild(nil, names...)...), val: v})
+			leaves = append(leaves, relLeaf{rel: append(slices.Clone(af), st.path(names...)...), val: v})
 		}
 		add(boolVal(a.Active), "active")
 		add(uintVal(uint64(a.Received)), "prefixes", "received")
@@ -278,7 +294,7 @@ func (st *State) SetBGPNeighbor(ni, protocol string, n BGPNeighborState) {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.setObject("bgp|"+ni+"|"+protocol+"|"+n.Address.String(), bgpNeighborBase(ni, protocol, n.Address), leaves, nil)
+	st.setObject("bgp|"+ni+"|"+protocol+"|"+n.Address.String(), st.bgpNeighborBase(ni, protocol, n.Address), leaves, nil)
 }
 
 // DeleteBGPNeighbor removes the published state of a neighbor (its config
@@ -291,16 +307,16 @@ func (st *State) DeleteBGPNeighbor(ni, protocol string, addr netip.Addr) {
 
 // SetInterface publishes a port's status and counters.
 func (st *State) SetInterface(s InterfaceState) {
-	base := []*gpb.PathElem{elem("interfaces"), elem("interface", "name", s.Name)}
+	base := []*gpb.PathElem{st.srv.name("interfaces"), elem("interface", "name", s.Name)}
 	var leaves []relLeaf
 	if s.OperStatus != "" {
-		leaves = append(leaves, rel(stringVal(s.OperStatus), "state", "oper-status"))
+		leaves = append(leaves, st.rel(stringVal(s.OperStatus), "state", "oper-status"))
 	}
 	if s.AdminStatus != "" {
-		leaves = append(leaves, rel(stringVal(s.AdminStatus), "state", "admin-status"))
+		leaves = append(leaves, st.rel(stringVal(s.AdminStatus), "state", "admin-status"))
 	}
 	if s.Ifindex != 0 {
-		leaves = append(leaves, rel(uintVal(uint64(s.Ifindex)), "state", "ifindex"))
+		leaves = append(leaves, st.rel(uintVal(uint64(s.Ifindex)), "state", "ifindex"))
 	}
 	c := s.Counters
 	for _, kv := range []struct {
@@ -314,7 +330,7 @@ func (st *State) SetInterface(s InterfaceState) {
 		{"out-broadcast-pkts", c.OutBroadcastPkts}, {"out-multicast-pkts", c.OutMulticastPkts},
 		{"out-discards", c.OutDiscards}, {"out-errors", c.OutErrors},
 	} {
-		leaves = append(leaves, rel(uintVal(kv.v), "state", "counters", kv.name))
+		leaves = append(leaves, st.rel(uintVal(kv.v), "state", "counters", kv.name))
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -368,20 +384,20 @@ func (t *nextHopTable) acquireHop(st *State, ni string, h L2NextHop) uint64 {
 	}
 	r := &hopRef{index: t.allocate(ni), refs: 1}
 	t.hops[k] = r
-	base := append(niElems(ni, "fdb", "l2rib", "mac-table", "next-hops"), elem("next-hop", "index", u64(r.index)))
-	leaves := []relLeaf{rel(uintVal(r.index), "state", "index"), rel(boolVal(h.Resolved), "state", "resolved")}
+	base := append(st.niElems(ni, "fdb", "l2rib", "mac-table", "next-hops"), elem("next-hop", "index", u64(r.index)))
+	leaves := []relLeaf{st.rel(uintVal(r.index), "state", "index"), st.rel(boolVal(h.Resolved), "state", "resolved")}
 	if h.PeerIP.IsValid() {
-		leaves = append(leaves, rel(stringVal(h.PeerIP.String()), "state", "peer-ip"))
+		leaves = append(leaves, st.rel(stringVal(h.PeerIP.String()), "state", "peer-ip"))
 	}
 	if h.Label != 0 {
-		leaves = append(leaves, rel(uintVal(uint64(h.Label)), "state", "label"))
+		leaves = append(leaves, st.rel(uintVal(uint64(h.Label)), "state", "label"))
 	}
 	if !h.ESI.IsZero() {
-		leaves = append(leaves, rel(stringVal(formatOCESI(h.ESI)), "state", "esi"))
+		leaves = append(leaves, st.rel(stringVal(formatOCESI(h.ESI)), "state", "esi"))
 	}
 	if h.Interface != "" {
-		leaves = append(leaves, rel(stringVal(h.Interface), "state", "interface"),
-			rel(uintVal(uint64(h.Subinterface)), "state", "subinterface"))
+		leaves = append(leaves, st.rel(stringVal(h.Interface), "state", "interface"),
+			st.rel(uintVal(uint64(h.Subinterface)), "state", "subinterface"))
 	}
 	st.setObject(fmt.Sprintf("nh|%s|%d", ni, r.index), base, leaves, nil)
 	return r.index
@@ -417,16 +433,16 @@ func (t *nextHopTable) acquireGroup(st *State, ni string, esi route.ESI, hops []
 	r := &groupRef{id: t.allocate(ni), refs: 1}
 	t.groups[k] = r
 	typ := "BASE_ECMP"
-	base := append(niElems(ni, "fdb", "l2rib", "mac-table", "next-hop-groups"), elem("next-hop-group", "id", u64(r.id)))
-	leaves := []relLeaf{rel(uintVal(r.id), "state", "id")}
+	base := append(st.niElems(ni, "fdb", "l2rib", "mac-table", "next-hop-groups"), elem("next-hop-group", "id", u64(r.id)))
+	leaves := []relLeaf{st.rel(uintVal(r.id), "state", "id")}
 	if !esi.IsZero() {
 		typ = "ESI"
-		leaves = append(leaves, rel(stringVal(formatOCESI(esi)), "state", "esi"))
+		leaves = append(leaves, st.rel(stringVal(formatOCESI(esi)), "state", "esi"))
 	}
-	leaves = append(leaves, rel(stringVal(typ), "state", "type"))
+	leaves = append(leaves, st.rel(stringVal(typ), "state", "type"))
 	for _, h := range hops {
 		idx := t.acquireHop(st, ni, h)
-		leaves = append(leaves, relLeaf{rel: []*gpb.PathElem{elem("next-hops"), elem("next-hop", "index", u64(idx)), elem("state"), elem("index")}, val: uintVal(idx)})
+		leaves = append(leaves, relLeaf{rel: []*gpb.PathElem{st.srv.name("next-hops"), elem("next-hop", "index", u64(idx)), st.srv.name("state"), st.srv.name("index")}, val: uintVal(idx)})
 	}
 	st.setObject("nhg|"+k, base, leaves, nil)
 	return r.id
