@@ -56,7 +56,7 @@ func runBenchHelper() error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	client := func(a netip.Addr) Neighbor {
 		n := fastNeighbor(a, benchRR, 0, testASN)
 		n.RouteReflectorClient, n.Passive = true, true
