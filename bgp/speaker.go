@@ -58,8 +58,9 @@ type Event struct {
 	// Path.Attrs.NextHop or the NLRI's originator IP.
 	Peer    netip.Addr
 	PeerASN uint32
-	// Reason is GoBGP's cause for PeerDown ("hold-timer-expired",
-	// "notification-received cease/peer deconfigured", "read-failed", ...).
+	// Reason is GoBGP's cause for PeerDown: "hold-timer-expired",
+	// "read-failed", "graceful-restart", "notification-received code 6(cease)
+	// subcode 3(peer deconfigured)", ...
 	Reason string
 }
 
@@ -85,7 +86,9 @@ type Speaker struct {
 	closed bool
 
 	// mu guards imports, emitted, announced, suspect and stats. It may be
-	// held while calling GoBGP, so GoBGP's own goroutines never take it.
+	// held while calling GoBGP's server loop, so it is taken only on
+	// goroutines that loop never waits for: callers and GoBGP's watcher
+	// goroutine (which GoBGP feeds through an unbounded queue).
 	mu      sync.Mutex
 	imports importSet
 	// emitted maps each route key with a reported best path to the
@@ -98,9 +101,9 @@ type Speaker struct {
 	suspect map[route.NLRI]struct{}
 	stats   Stats
 
-	// qmu guards established and queue. It is taken after mu, never held
-	// while calling anything else, so GoBGP's session goroutines can take
-	// it from the log hook.
+	// qmu guards established, peerASNs and queue. It is taken after mu and
+	// never held while calling anything else, so GoBGP's session goroutines
+	// can take it from the log hook.
 	qmu  sync.Mutex
 	wake *sync.Cond
 	// established records which neighbors were reported up.
@@ -361,8 +364,9 @@ func (s *Speaker) apiPeer(n Neighbor) *api.Peer {
 			HoldTime:          seconds(n.HoldTime),
 			KeepaliveInterval: seconds(n.KeepaliveInterval),
 			ConnectRetry:      seconds(n.ConnectRetry),
-			// GoBGP waits this long after a session reset before it
-			// reconnects (30 s by default); tie it to the retry timer.
+			// GoBGP waits this long before reconnecting after an
+			// administrative reset (30 s by default); tie it to the retry
+			// timer.
 			IdleHoldTimeAfterReset: seconds(n.ConnectRetry),
 		}},
 		AfiSafis: []*api.AfiSafi{{
