@@ -8,9 +8,8 @@
 //   (bd, source MAC, P) and comes back as a packet-in (ingress_port = P,
 //   reason = 1).
 //
-// Compile (p4c is not part of the repository; see the README):
-//   p4c-bm2-ss --arch v1model --std p4-16 -o p4rt_test.json \
-//     --p4runtime-files p4rt_test.p4info.txtpb p4rt_test.p4
+// The compiled outputs are committed next to it; README.md says how to
+// rebuild them.
 #include <core.p4>
 #include <v1model.p4>
 
@@ -160,9 +159,10 @@ control TestIngress(inout headers_t hdr, inout metadata_t meta,
         }
         port_counter.count((bit<32>) meta.in_port);
         port_bd.apply();
-        route.apply();
+        if (route.apply().hit) {
+            ecmp.apply(); // resolves the next hop route chose
+        }
         acl.apply();
-        ecmp.apply();
         if (!fib.apply().hit) {
             digest<learn_t>(1, {meta.bd, hdr.ethernet.src_addr, meta.in_port});
             standard_metadata.egress_spec = CPU_PORT;
