@@ -57,10 +57,12 @@
 //     at every GoBGP receiver, this speaker included; only RT-4 without it
 //     (default modulo DF election) interoperates. Fix: patch GoBGP's
 //     parseEvpnExtended to return an UnknownExtended.
-//   - A type-2 NLRI whose route length is 20 to 28 octets panics GoBGP's
-//     parser on its session reader goroutine, which ends the process: one
-//     malformed UPDATE from any neighbor crashes the daemon. Fix: bounds
-//     checks in EVPNMacIPAdvertisementRoute.DecodeFromBytes.
+//   - An EVPN NLRI of any route type whose route length is too short for its
+//     fields (0-7 octets always; for type 2 also 18-33) panics GoBGP's parser
+//     on its session reader goroutine, which ends the process: one malformed
+//     UPDATE from any neighbor crashes the daemon. Fix: bounds checks in the
+//     EVPN route decoders, or a recover in EVPNNLRI.DecodeFromBytes turning
+//     the panic into a malformed-attribute error.
 //   - Where RFC 7606 asks to disable the AFI/SAFI (a malformed MP_REACH_NLRI),
 //     GoBGP drops the UPDATE and keeps using the family.
 //   - GoBGP adds a MAC Mobility community to a type-2 route announced without

@@ -362,19 +362,32 @@ func reported(t *testing.T, s *Speaker, key route.NLRI) (netip.Addr, bool) {
 	return p, ok
 }
 
-// TestTruncatedMACIPPanicsGoBGPParser pins the worst GoBGP v3.37.0 defect
-// found here: a type-2 NLRI whose route length is 20 to 28 octets makes
-// EVPNMacIPAdvertisementRoute.DecodeFromBytes slice past its input and panic.
-// In a session that panic happens on GoBGP's reader goroutine, where nothing
-// can recover it, so one such UPDATE from any neighbor ends the process. The
-// test runs the parser under recover instead of sending the message to a
-// speaker. If it starts failing, GoBGP was fixed: add the message to
+// TestTruncatedEVPNNLRIPanicsGoBGPParser pins the worst GoBGP v3.37.0
+// defect found here: an EVPN NLRI whose route length is too short for its
+// fields makes GoBGP's decoders (EVPN*Route.DecodeFromBytes, the RD decoder)
+// slice past their input and panic, for every route type: lengths 0-7 (a
+// truncated RD) always, and most lengths short of the full route. In a
+// session that panic happens on GoBGP's reader goroutine, where nothing can
+// recover it, so one such UPDATE from any neighbor ends the process. The test
+// runs the parser under recover instead of sending the message to a speaker.
+// If it starts failing, GoBGP was fixed: add the messages to
 // TestMalformedInputFromRawPeer with the outcome GoBGP then chooses.
-func TestTruncatedMACIPPanicsGoBGPParser(t *testing.T) {
-	full := rawMACIP(1, 0, nil, 0)
-	for _, n := range []int{20, 24, 28} {
-		t.Run(fmt.Sprintf("route length %d", n), func(t *testing.T) {
-			nlri := append([]byte{2, byte(n)}, full[2:2+n]...)
+func TestTruncatedEVPNNLRIPanicsGoBGPParser(t *testing.T) {
+	rd := []byte{0, 0, 0xfd, 0xe8, 0, 0, 0, 1}
+	for _, tc := range []struct {
+		desc     string
+		typ      byte
+		truncate []byte // the route's first octets, fewer than it needs
+	}{
+		{desc: "ethernet-ad, RD cut", typ: 1, truncate: rd[:4]},
+		{desc: "mac-ip, RD cut", typ: 2, truncate: rd[:7]},
+		{desc: "mac-ip, cut after the ESI", typ: 2, truncate: rawMACIP(1, 0, nil, 0)[2:22]},
+		{desc: "mac-ip, cut in the MAC", typ: 2, truncate: rawMACIP(1, 0, nil, 0)[2:28]},
+		{desc: "inclusive-multicast, cut in the IP", typ: 3, truncate: append(append([]byte{}, rd...), 0, 0, 0, 0, 32, 1)},
+		{desc: "ethernet-segment, cut in the ESI", typ: 4, truncate: append(append([]byte{}, rd...), 1, 2, 3)},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			nlri := append([]byte{tc.typ, byte(len(tc.truncate))}, tc.truncate...)
 			msg := update(attrOrigin, attrASPath, attrRT, mpReach(netip.MustParseAddr("192.0.2.1"), nlri))
 			panicked := func() (p any) {
 				defer func() { p = recover() }()
@@ -382,7 +395,7 @@ func TestTruncatedMACIPPanicsGoBGPParser(t *testing.T) {
 				return nil
 			}()
 			if panicked == nil {
-				t.Errorf("GoBGP parsed a %d-octet type-2 route without panicking: the defect is fixed", n)
+				t.Errorf("GoBGP parsed a truncated type-%d route without panicking: the defect is fixed", tc.typ)
 			} else {
 				t.Logf("GoBGP panics: %v", panicked)
 			}
