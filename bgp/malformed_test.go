@@ -170,6 +170,12 @@ const (
 	sessionReset  outcome = "session-reset" // NOTIFICATION, RFC 4271 §6
 )
 
+// TestMalformedInputFromRawPeer: a hand-driven neighbor sends a valid route,
+// then a malformed UPDATE for it; the test asserts what GoBGP does (RFC 7606
+// treat-as-withdraw, a dropped UPDATE, or a session reset), that the
+// speaker's events follow, and that the speaker keeps serving another
+// neighbor. Truncated EVPN NLRI are not sent: they crash the process (see
+// TestTruncatedEVPNNLRIPanicsGoBGPParser).
 func TestMalformedInputFromRawPeer(t *testing.T) {
 	log := testLogger(t)
 	rrAddr := netip.MustParseAddr("127.0.31.1")
