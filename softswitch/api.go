@@ -168,7 +168,9 @@ type MeterInfo struct {
 }
 
 // DigestInfo describes a digest (a BMv2 learn list). Name is the P4 struct
-// type's name, which is the digest name in the P4Info.
+// type's name, which is the digest name in the P4Info. Field names are those
+// of the fields p4c samples, often its temporaries ("tmp_7"): match fields
+// to the P4Info's struct members by position and width.
 type DigestInfo struct {
 	Name   string
 	Fields []ParamInfo
@@ -188,7 +190,9 @@ type HeaderTypeInfo struct {
 // How it is read depends on the key field's kind:
 //   - exact: Value.
 //   - lpm: Value and PrefixLen; a nil Value (or PrefixLen 0) is a wildcard.
-//   - ternary: Value and Mask; a nil Mask is a wildcard.
+//   - ternary: Value and Mask; both nil is a wildcard; a Value with a nil
+//     Mask matches exactly (P4Runtime's optional match: p4c compiles
+//     optional keys to ternary ones in the JSON).
 //   - optional: Value; a nil Value is a wildcard.
 //   - range: Value is the low bound and High the high bound, inclusive; both
 //     nil is a wildcard.

@@ -63,7 +63,8 @@ func (l *learnList) fieldsInfo() {
 // BMv2's input layout: the bits of each element (skipping fields and headers
 // of invalid headers) packed most significant first, zero-padded to a byte.
 type calculation struct {
-	name  string
+	name     string
+	maxBytes int // of the input without payload
 	algo  func([]byte) uint64
 	items []calcItem
 }
@@ -131,27 +132,35 @@ func (c *compiler) compileCalculation(name, algo string, input []jTV) (*calculat
 			return nil, fmt.Errorf("calculation %q input of type %q: %w", name, in.Type, ErrUnsupported)
 		}
 	}
+	bits := 0
+	for _, it := range calc.items {
+		switch {
+		case it.konst != nil:
+			bits += it.kbits
+		case it.whole:
+			bits += c.p.headers[it.header].typ.bits
+		case it.field >= 0:
+			bits += c.p.fields[it.field].width
+		}
+	}
+	calc.maxBytes = (bits + 7) / 8
+	c.p.maxCalcBytes = max(c.p.maxCalcBytes, calc.maxBytes)
 	return calc, nil
 }
 
 // compute hashes the calculation's input for packet p.
 func (calc *calculation) compute(p *packet) uint64 {
-	buf := p.hashBuf[:0]
+	buf := p.hashBuf[:calc.maxBytes]
+	clear(buf)
 	nbits := 0
 	prog := p.prog
-	grow := func(bits int) {
-		need := (nbits + bits + 7) / 8
-		for len(buf) < need {
-			buf = append(buf, 0)
-		}
-	}
-	for _, it := range calc.items {
+	for i := range calc.items {
+		it := &calc.items[i]
 		switch {
 		case it.payload:
 			buf = append(buf[:(nbits+7)/8], p.data[p.off:]...)
 			nbits = len(buf) * 8
 		case it.konst != nil:
-			grow(it.kbits)
 			putBits(buf, nbits, it.kbits, it.konst)
 			nbits += it.kbits
 		case it.whole:
@@ -159,33 +168,30 @@ func (calc *calculation) compute(p *packet) uint64 {
 				continue
 			}
 			for _, fid := range prog.headers[it.header].fields {
-				buf = p.appendField(buf, &nbits, fid)
+				nbits = p.packField(buf, nbits, fid)
 			}
 		default:
 			if !p.valid[it.header] {
 				continue
 			}
-			buf = p.appendField(buf, &nbits, it.field)
+			nbits = p.packField(buf, nbits, it.field)
 		}
 	}
-	p.hashBuf = buf
-	return calc.algo(buf)
+	if cap(buf) > cap(p.hashBuf) {
+		p.hashBuf = buf[:0] // grown by a payload: keep the bigger buffer
+	}
+	return calc.algo(buf[:(nbits+7)/8])
 }
 
-// appendField packs one field's bits at bit offset *nbits of buf.
-func (p *packet) appendField(buf []byte, nbits *int, fid int) []byte {
+// packField writes one field's bits at bit offset nbits of buf (zeroed).
+func (p *packet) packField(buf []byte, nbits, fid int) int {
 	f := &p.prog.fields[fid]
-	need := (*nbits + f.width + 7) / 8
-	for len(buf) < need {
-		buf = append(buf, 0)
-	}
 	if f.wide {
-		putBits(buf, *nbits, f.width, p.wide[f.slot:f.slot+f.bytes])
+		putBits(buf, nbits, f.width, p.wide[f.slot:f.slot+f.bytes])
 	} else {
-		writeBits(buf, *nbits, f.width, p.vals[f.slot])
+		writeBits(buf, nbits, f.width, p.vals[f.slot])
 	}
-	*nbits += f.width
-	return buf
+	return nbits + f.width
 }
 
 // checksum is a verify/update checksum (v1model verify_checksum and

@@ -77,7 +77,7 @@ func newPacket(p *Program) any {
 		maxKey = max(maxKey, t.keyBytes)
 	}
 	pk.key = make([]byte, maxKey)
-	pk.hashBuf = make([]byte, 0, max(128, maxKey))
+	pk.hashBuf = make([]byte, 0, max(128, maxKey, p.maxCalcBytes))
 	return pk
 }
 
@@ -146,9 +146,12 @@ func (p *packet) extract(h int, tooShort uint64) bool {
 func (p *packet) emit(out []byte, h int) []byte {
 	hd := p.prog.headers[h]
 	start := len(out)
-	for range hd.bytes {
-		out = append(out, 0)
+	end := start + hd.bytes
+	if cap(out) < end {
+		out = append(out[:cap(out)], make([]byte, end-cap(out))...)
 	}
+	out = out[:end]
+	clear(out[start:end])
 	base := start * 8
 	for _, fid := range hd.fields {
 		f := &p.prog.fields[fid]

@@ -62,7 +62,9 @@ func (s *Switch) ingress(p *packet, inPort uint32, instance uint64, preserve *pa
 			q.sw = s
 			q.copyFrom(p)
 			fl := p.resubmit - 1
-			instance, preserve, fieldList = instanceResubmit, q, fl
+			// simple_switch resets all metadata of the resubmitted copy,
+			// ingress_port included, before copying the field list.
+			instance, preserve, fieldList, inPort = instanceResubmit, q, fl, 0
 			defer prog.pool.Put(q)
 			continue
 		}

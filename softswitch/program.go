@@ -51,6 +51,8 @@ type Program struct {
 	updateChecksums []*checksum
 
 	std stdFields
+	// maxCalcBytes is the largest hash input without payload.
+	maxCalcBytes int
 
 	pool sync.Pool
 	used atomic.Bool // set when a switch runs the program

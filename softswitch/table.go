@@ -293,8 +293,19 @@ func (t *table) buildEntry(match []FieldMatch, priority int32) (*entry, error) {
 			plen = m.PrefixLen
 			e.match[i] = FieldMatch{Value: canonical(m.Value), PrefixLen: m.PrefixLen}
 		case MatchTernary:
-			if m.Mask == nil || bitLen(m.Mask) == 0 {
+			if m.Value == nil && m.Mask == nil {
 				break // wildcard: mask and value stay zero
+			}
+			if m.Mask == nil {
+				// A value without a mask is P4Runtime's optional match,
+				// which p4c turns into a ternary key in the JSON.
+				m.Mask = full
+			}
+			if bitLen(m.Mask) == 0 {
+				if bitLen(m.Value) != 0 {
+					return nil, bad("value 0x%x has bits outside mask 0", m.Value)
+				}
+				break
 			}
 			if err := checkFits(m.Value, w); err != nil {
 				return nil, bad("%v", err)

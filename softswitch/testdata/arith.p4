@@ -1,6 +1,6 @@
 // arith.p4: expression evaluation at odd bit widths. The frame carries the
-// operands in header `in`; ingress computes into header `out` (appended after
-// `in`) and sends the frame back out of its ingress port. Every result is
+// operands in header `inp`; ingress computes into header `outp` (appended after
+// `inp`) and sends the frame back out of its ingress port. Every result is
 // checked against Go arithmetic by arith_test.go.
 #include <core.p4>
 #include <v1model.p4>
@@ -44,15 +44,15 @@ header out_t {
 }
 
 struct headers_t {
-    in_t  in;
-    out_t out;
+    in_t  inp;
+    out_t outp;
 }
 
 struct meta_t { }
 
 parser p(packet_in pkt, out headers_t h, inout meta_t m, inout standard_metadata_t sm) {
     state start {
-        pkt.extract(h.in);
+        pkt.extract(h.inp);
         transition accept;
     }
 }
@@ -61,34 +61,34 @@ control vc(inout headers_t h, inout meta_t m) { apply { } }
 
 control ig(inout headers_t h, inout meta_t m, inout standard_metadata_t sm) {
     apply {
-        h.out.setValid();
-        h.out.add8 = h.in.a8 + h.in.b8;
-        h.out.sub8 = h.in.a8 - h.in.b8;
-        h.out.mul8 = h.in.a8 * h.in.b8;
-        h.out.add7 = h.in.a7 + 7w100;
-        h.out.lt = (h.in.a16 < h.in.b16) ? 1w1 : 1w0;
-        h.out.shl16 = h.in.a16 << 3;
-        h.out.shr16 = h.in.a16 >> 5;
-        h.out.and16 = h.in.a16 & h.in.b16;
-        h.out.or16 = h.in.a16 | h.in.b16;
-        h.out.xor16 = h.in.a16 ^ h.in.b16;
-        h.out.not16 = ~h.in.a16;
-        h.out.concat = h.in.a8 ++ h.in.b8 ++ h.in.a16[15:8] ++ h.in.a16[7:0];
-        h.out.slice = h.in.a32[19:12];
-        h.out.cast = (bit<32>) h.in.a8 + (bit<32>) h.in.a16;
-        h.out.add64 = h.in.a64 + h.in.b64;
-        h.out.sub64 = h.in.a64 - h.in.b64;
-        h.out.tern = h.in.flag == 1 ? h.in.a8 : h.in.b8;
+        h.outp.setValid();
+        h.outp.add8 = h.inp.a8 + h.inp.b8;
+        h.outp.sub8 = h.inp.a8 - h.inp.b8;
+        h.outp.mul8 = h.inp.a8 * h.inp.b8;
+        h.outp.add7 = h.inp.a7 + 7w100;
+        h.outp.lt = (h.inp.a16 < h.inp.b16) ? 1w1 : 1w0;
+        h.outp.shl16 = h.inp.a16 << 3;
+        h.outp.shr16 = h.inp.a16 >> 5;
+        h.outp.and16 = h.inp.a16 & h.inp.b16;
+        h.outp.or16 = h.inp.a16 | h.inp.b16;
+        h.outp.xor16 = h.inp.a16 ^ h.inp.b16;
+        h.outp.not16 = ~h.inp.a16;
+        h.outp.concat = h.inp.a8 ++ h.inp.b8 ++ h.inp.a16[15:8] ++ h.inp.a16[7:0];
+        h.outp.slice = h.inp.a32[19:12];
+        h.outp.cast = (bit<32>) h.inp.a8 + (bit<32>) h.inp.a16;
+        h.outp.add64 = h.inp.a64 + h.inp.b64;
+        h.outp.sub64 = h.inp.a64 - h.inp.b64;
+        h.outp.tern = h.inp.flag == 1 ? h.inp.a8 : h.inp.b8;
         bit<8> c = 0;
-        if (h.in.a8 >= h.in.b8) { c = c | 1; }
-        if (h.in.a8 != h.in.b8 && h.in.a16 <= h.in.b16) { c = c | 2; }
-        if (!(h.in.a32 > 1000) || h.in.flag == 1) { c = c | 4; }
-        if (h.in.a64 == h.in.b64) { c = c | 8; }
-        h.out.cmp = c;
-        h.out.w128 = h.in.w128;
-        h.out.weq = h.in.w128 == 128w0x0102030405060708090a0b0c0d0e0f10 ? 8w1 : 8w0;
-        h.out.neg16 = -h.in.a16;
-        h.out.shlvar = h.in.a8 << h.in.b8[2:0];
+        if (h.inp.a8 >= h.inp.b8) { c = c | 1; }
+        if (h.inp.a8 != h.inp.b8 && h.inp.a16 <= h.inp.b16) { c = c | 2; }
+        if (!(h.inp.a32 > 1000) || h.inp.flag == 1) { c = c | 4; }
+        if (h.inp.a64 == h.inp.b64) { c = c | 8; }
+        h.outp.cmp = c;
+        h.outp.w128 = h.inp.w128;
+        h.outp.weq = h.inp.w128 == 128w0x0102030405060708090a0b0c0d0e0f10 ? 8w1 : 8w0;
+        h.outp.neg16 = -h.inp.a16;
+        h.outp.shlvar = h.inp.a8 << h.inp.b8[2:0];
         sm.egress_spec = sm.ingress_port;
     }
 }
@@ -99,8 +99,8 @@ control cc(inout headers_t h, inout meta_t m) { apply { } }
 
 control dp(packet_out pkt, in headers_t h) {
     apply {
-        pkt.emit(h.in);
-        pkt.emit(h.out);
+        pkt.emit(h.inp);
+        pkt.emit(h.outp);
     }
 }
 

@@ -173,7 +173,10 @@ control eg(inout headers_t h, inout meta_t m, inout standard_metadata_t sm) {
         if (h.cmd.op == 4 && sm.instance_type == 0) {
             clone(CloneType.E2E, (bit<32>) h.cmd.arg);
         }
-        if (h.cmd.op == 6 && sm.instance_type == 0) {
+        // Recirculated packets come back with instance_type NORMAL at
+        // egress (simple_switch sets it for every unicast packet), so the
+        // pass count in the frame stops the loop.
+        if (h.cmd.op == 6 && h.res.loops == 1) {
             recirculate_preserving_field_list(1);
         }
         if (sm.egress_port == CPU_PORT) {

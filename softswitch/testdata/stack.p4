@@ -24,7 +24,7 @@ header tag_t {
 
 header report_t {
     bit<8>  depth;
-    bit<8>  error;
+    bit<8>  perr;
     bit<8>  peek;
     bit<8>  flags;
 }
@@ -91,10 +91,17 @@ control ig(inout headers_t h, inout meta_t m, inout standard_metadata_t sm) {
     apply {
         sm.egress_spec = sm.ingress_port;
         h.report.setValid();
-        h.report.error = (bit<8>) (sm.parser_error == error.NoError ? 8w0 :
-                                   sm.parser_error == error.StackOutOfBounds ? 8w1 :
-                                   sm.parser_error == error.BadTag ? 8w2 :
-                                   sm.parser_error == error.PacketTooShort ? 8w3 : 8w9);
+        if (sm.parser_error == error.NoError) {
+            h.report.perr = 0;
+        } else if (sm.parser_error == error.StackOutOfBounds) {
+            h.report.perr = 1;
+        } else if (sm.parser_error == error.BadTag) {
+            h.report.perr = 2;
+        } else if (sm.parser_error == error.PacketTooShort) {
+            h.report.perr = 3;
+        } else {
+            h.report.perr = 9;
+        }
         h.report.peek = m.peek;
         if (h.mpls[2].isValid()) {
             h.report.depth = 3;

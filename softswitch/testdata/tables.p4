@@ -92,7 +92,6 @@ control ig(inout headers_t h, inout meta_t m, inout standard_metadata_t sm) {
             0x00 &&& 0xf0: set_const(22);
             _: set_const(33);
         }
-        size = 8;
     }
 
     apply {
