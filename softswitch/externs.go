@@ -65,8 +65,8 @@ func (l *learnList) fieldsInfo() {
 type calculation struct {
 	name     string
 	maxBytes int // of the input without payload
-	algo  func([]byte) uint64
-	items []calcItem
+	algo     func([]byte) uint64
+	items    []calcItem
 }
 
 type calcItem struct {
