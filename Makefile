@@ -29,9 +29,14 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 # Recompile the P4 program; commit p4/build/ with the source change.
+# SOURCE_SHA256 records what was compiled: p4's tests fail when a source
+# changes without a recompile.
+P4_SOURCES = p4/evpn.p4 $(sort $(wildcard p4/include/*.p4))
+
 p4:
 	@command -v $(P4C) >/dev/null 2>&1 || { \
 	  echo "$(P4C) not found on PATH: build p4c from its public source outside this repository (see p4/README.md)"; exit 1; }
 	$(P4C) --arch v1model --std p4-16 -o p4/build/evpn.json \
 	  --p4runtime-files p4/build/evpn.p4info.txtpb p4/evpn.p4
-	$(P4C) --version > p4/build/P4C_VERSION
+	$(P4C) --version > p4/build/P4C_VERSION 2>&1
+	sha256sum $(P4_SOURCES) > p4/build/SOURCE_SHA256
