@@ -11,7 +11,7 @@
 //	defer s.Close()
 //	s.Announce(ctx, route.Path{...})   // originate or replace (same route.Key)
 //	s.Withdraw(ctx, nlri)             // only the key fields matter
-//	for ev := range s.Events() { ... } // PathAdd, PathWithdraw, PeerUp, PeerDown
+//	for ev := range s.Events() { ... } // PathAdd, PathWithdraw, PeerUp, PeerDown, EndOfRIB
 //	s.SetImportPolicy(ctx, p)         // re-evaluates the RIB, reports the difference
 //	s.Neighbors(ctx); s.RIB(ctx)      // telemetry
 //

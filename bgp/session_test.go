@@ -40,6 +40,9 @@ func TestGracefulRestartHelperKeepsRoutes(t *testing.T) {
 		GracefulRestart: &GracefulRestart{RestartTime: 30 * time.Second},
 	})
 	waitPeerUp(t, rr, peAddr)
+	// Both ends have graceful restart, so the RR ends its (empty) initial
+	// table transfer with End-of-RIB.
+	waitEvent(t, pe, "End-of-RIB from the RR", func(ev Event) bool { return ev.Kind == EndOfRIB && ev.Peer == rrAddr })
 
 	gr := bgp.NewCapGracefulRestart(false, false, 60, []*bgp.CapGracefulRestartTuple{bgp.NewCapGracefulRestartTuple(bgp.RF_EVPN, true)})
 	raw := dialRaw(t, netip.AddrPortFrom(rawAddr, 0), netip.AddrPortFrom(rrAddr, port), gr)
@@ -73,6 +76,7 @@ func TestGracefulRestartHelperKeepsRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.send(t, eor)
+	waitEvent(t, rr, "End-of-RIB from the restarted neighbor", func(ev Event) bool { return ev.Kind == EndOfRIB && ev.Peer == rawAddr })
 	waitSentinel(t, pe, rr, 2)
 	if _, ok := reported(t, rr, key); !ok {
 		t.Errorf("route %s lost after the neighbor came back", key)

@@ -30,6 +30,11 @@ const (
 	PeerUp
 	// PeerDown: a session left Established; Reason says why.
 	PeerDown
+	// EndOfRIB: the neighbor finished sending its routes after the session
+	// came up (RFC 4724 End-of-RIB). GoBGP exchanges End-of-RIB only on
+	// sessions with graceful restart, so a daemon waiting for convergence
+	// should configure it.
+	EndOfRIB
 )
 
 func (k EventKind) String() string {
@@ -42,6 +47,8 @@ func (k EventKind) String() string {
 		return "peer-up"
 	case PeerDown:
 		return "peer-down"
+	case EndOfRIB:
+		return "end-of-rib"
 	}
 	return "event-" + strconv.Itoa(int(k))
 }
@@ -233,6 +240,7 @@ func New(cfg Config, opts ...Option) (*Speaker, error) {
 		Peer: &api.WatchEventRequest_Peer{},
 		Table: &api.WatchEventRequest_Table{Filters: []*api.WatchEventRequest_Table_Filter{
 			{Type: api.WatchEventRequest_Table_Filter_BEST, Init: true},
+			{Type: api.WatchEventRequest_Table_Filter_EOR},
 		}},
 	}, s.onWatchEvent)
 	if err != nil {
@@ -577,8 +585,19 @@ func (s *Speaker) onPeerDownLog(neighbor, reason string) bool {
 }
 
 func (s *Speaker) onBestPath(ap *api.Path) {
-	if ap.GetFamily().GetAfi() != api.Family_AFI_L2VPN || ap.GetFamily().GetSafi() != api.Family_SAFI_EVPN || ap.GetNlri() == nil {
-		return // End-of-RIB markers and other families
+	if ap.GetFamily().GetAfi() != api.Family_AFI_L2VPN || ap.GetFamily().GetSafi() != api.Family_SAFI_EVPN {
+		return
+	}
+	if ap.GetNlri() == nil { // End-of-RIB marker
+		ip, err := netip.ParseAddr(ap.GetNeighborIp())
+		if err != nil {
+			s.log.Warn("End-of-RIB without a valid neighbor address", "neighbor", ap.GetNeighborIp())
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.enqueue(Event{Kind: EndOfRIB, Peer: ip, PeerASN: ap.GetSourceAsn()})
+		return
 	}
 	dp, err := decodePath(ap)
 	if err != nil {
