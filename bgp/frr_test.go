@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -234,5 +235,26 @@ func TestFRRReflectedOwnRouteReplacesStalePath(t *testing.T) {
 	}
 	if got := pe1.Stats().StaleReflections; got != 1 {
 		t.Errorf("StaleReflections = %d, want 1", got)
+	}
+}
+
+// TestFRREndOfRIBWithGracefulRestart: with graceful restart configured, FRR
+// ends its initial table transfer with End-of-RIB, which the speaker reports
+// (without it FRR 8.4 sends none to GoBGP).
+func TestFRREndOfRIBWithGracefulRestart(t *testing.T) {
+	rrAddr := netip.AddrFrom4([4]byte{127, 0, 24, 1})
+	peAddr := netip.AddrFrom4([4]byte{127, 0, 24, 2})
+	rrPort := freePort(t, rrAddr)
+	pePort := freePort(t, peAddr)
+	startFRR(t, rrAddr, rrPort, []netip.Addr{peAddr}, pePort)
+	pe := startSpeaker(t, testLogger(t), Config{
+		RouterID: peAddr, ASN: testASN, ListenAddress: peAddr, ListenPort: pePort,
+		Neighbors:       []Neighbor{fastNeighbor(rrAddr, peAddr, rrPort, testASN)},
+		GracefulRestart: &GracefulRestart{RestartTime: 30 * time.Second},
+		Import:          ImportPolicy{RouteTargets: []route.RouteTarget{testRT}},
+	})
+	evs := waitEvent(t, pe, "End-of-RIB from FRR", func(ev Event) bool { return ev.Kind == EndOfRIB })
+	if ev := evs[len(evs)-1]; ev.Peer != rrAddr || ev.PeerASN != testASN {
+		t.Errorf("End-of-RIB from %s AS %d, want FRR at %s AS %d", ev.Peer, ev.PeerASN, rrAddr, testASN)
 	}
 }
