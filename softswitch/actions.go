@@ -512,6 +512,23 @@ func (c *compiler) compileAssign(dt, st jTV, act *action) (step, error) {
 	if err != nil {
 		return step{}, err
 	}
+	if !dst.wide && dst.fieldSlot1 > 0 && src.kind == kData {
+		// The common assignments, in one closure call.
+		d, m := dst.fieldSlot1-1, widthMask(dst.width)
+		switch {
+		case src.isConst:
+			k := src.c & m
+			return step{f: func(pk *packet, _ *args) { pk.vals[d] = k }}, nil
+		case src.fieldSlot1 > 0:
+			sl := src.fieldSlot1 - 1
+			return step{f: func(pk *packet, _ *args) { pk.vals[d] = pk.vals[sl] & m }}, nil
+		case src.paramSlot1 > 0:
+			sl := src.paramSlot1 - 1
+			return step{f: func(pk *packet, a *args) { pk.vals[d] = a.u[sl] & m }}, nil
+		}
+		v := src.v
+		return step{f: func(pk *packet, a *args) { pk.vals[d] = v(pk, a) & m }}, nil
+	}
 	if !dst.wide {
 		switch src.kind {
 		case kData:

@@ -65,7 +65,7 @@ func evpnLoadWith(t testing.TB, mk func() (Port, *MemPort)) (*Switch, map[uint32
 	if err != nil {
 		t.Skipf("p4/build/evpn.json is not there yet (the P4 program is compiled by its own issue): %v", err)
 	}
-	s := New(Config{CPUPort: evpnCPU})
+	s := New(Config{CPUPort: evpnCPU, Logger: quietLogger})
 	t.Cleanup(func() { s.Close() })
 	if err := s.Load(b); err != nil {
 		t.Fatalf("load evpn.json: %v", err)

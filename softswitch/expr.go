@@ -50,6 +50,9 @@ type operand struct {
 	c       uint64
 	// staticHeader is the header id when h is known at load, else -1.
 	staticHeader int
+	// fieldSlot+1 and paramSlot+1 name a plain narrow field or action
+	// parameter (0: neither), so assignments can skip a closure call.
+	fieldSlot1, paramSlot1 int
 }
 
 func constData(v uint64, width int) operand {
@@ -122,7 +125,7 @@ func (c *compiler) expr(t jTV, act *action) (operand, error) {
 		if pr.wide {
 			return operand{kind: kWide, width: pr.width, staticHeader: -1, w: func(_ *packet, a *args) []byte { return a.w[slot] }}, nil
 		}
-		return operand{kind: kData, width: pr.width, staticHeader: -1, v: func(_ *packet, a *args) uint64 { return a.u[slot] }}, nil
+		return operand{kind: kData, width: pr.width, staticHeader: -1, paramSlot1: slot + 1, v: func(_ *packet, a *args) uint64 { return a.u[slot] }}, nil
 	case "header":
 		name, err := unmarshalString(t.Value)
 		if err != nil {
@@ -244,7 +247,7 @@ func (c *compiler) fieldOperand(id int) operand {
 	if f.wide {
 		return operand{kind: kWide, width: f.width, staticHeader: -1, w: func(p *packet, _ *args) []byte { return p.wide[slot : slot+n] }}
 	}
-	return operand{kind: kData, width: f.width, staticHeader: -1, v: func(p *packet, _ *args) uint64 { return p.vals[slot] }}
+	return operand{kind: kData, width: f.width, staticHeader: -1, fieldSlot1: slot + 1, v: func(p *packet, _ *args) uint64 { return p.vals[slot] }}
 }
 
 // accessField reads field number off of a header chosen at run time.
@@ -629,6 +632,8 @@ func equalPadded(a, b []byte) bool {
 type lvalue struct {
 	width int
 	wide  bool
+	// fieldSlot1 is the slot+1 of a plain narrow field (0: not one).
+	fieldSlot1 int
 	set   func(p *packet, a *args, v uint64)
 	setW  func(p *packet, a *args, v []byte)
 }
@@ -715,7 +720,7 @@ func (c *compiler) fieldLvalue(id int) lvalue {
 			copyRightAligned(dst, v)
 		}}
 	}
-	return lvalue{width: f.width, set: func(p *packet, _ *args, v uint64) { p.vals[slot] = v & m }}
+	return lvalue{width: f.width, fieldSlot1: slot + 1, set: func(p *packet, _ *args, v uint64) { p.vals[slot] = v & m }}
 }
 
 // copyRightAligned copies big-endian v into dst, truncating or zero-extending

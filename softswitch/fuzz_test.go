@@ -20,7 +20,7 @@ func FuzzProcess(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		s := New(Config{CPUPort: 64})
+		s := New(Config{CPUPort: 64, Logger: quietLogger})
 		if err := s.Load(b); err != nil {
 			f.Fatalf("%s: %v", name, err)
 		}

@@ -2,6 +2,7 @@ package softswitch
 
 import (
 	"context"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -19,6 +20,9 @@ func loadProgram(t testing.TB, name string, cfg Config, ports ...uint32) (*Switc
 	if err != nil {
 		t.Fatalf("read test program: %v", err)
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = quietLogger
+	}
 	s := New(cfg)
 	t.Cleanup(func() { s.Close() })
 	if err := s.Load(b); err != nil {
@@ -34,6 +38,9 @@ func loadProgram(t testing.TB, name string, cfg Config, ports ...uint32) (*Switc
 	}
 	return s, far
 }
+
+// quietLogger keeps program-load logs out of test and benchmark output.
+var quietLogger = slog.New(slog.DiscardHandler)
 
 // fields packs (value, width) pairs most significant first, independently
 // of the engine's bit routines.

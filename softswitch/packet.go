@@ -331,6 +331,25 @@ func (p *packet) runPipeline(n *node) {
 // returns the next node.
 func (p *packet) applyTable(n *node) *node {
 	t := n.table
+	if len(t.keys) == 0 {
+		// A keyless table (p4c's tbl_* wrappers of action calls) always
+		// misses and runs its default action.
+		b := t.dflt.Load()
+		if b == nil {
+			if n.hitMiss {
+				return n.miss
+			}
+			return nil
+		}
+		b.act.run(p, &b.args)
+		if n.hitMiss {
+			return n.miss
+		}
+		if id := b.act.id; id < len(n.byActID) {
+			return n.byActID[id]
+		}
+		return nil
+	}
 	e := t.lookup(p)
 	var b *boundAction
 	hit := e != nil
