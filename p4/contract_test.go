@@ -630,3 +630,13 @@ func TestDropReasonString(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEVPNP4Info measures what every caller of EVPNP4Info pays: the
+// prototext parse of the embedded P4Info.
+func BenchmarkEVPNP4Info(b *testing.B) {
+	for b.Loop() {
+		if _, err := EVPNP4Info(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
