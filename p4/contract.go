@@ -61,6 +61,27 @@ const (
 	TableTunnel             = "egress.tunnel"
 )
 
+// Table sizes, in entries, as compiled: the capacity a controller can plan
+// with (for example a MAC limit below SizeFDB).
+const (
+	SizePortKind           = 512
+	SizeAttachmentCircuit  = 16384
+	SizeTransportLabel     = 64
+	SizeServiceLabel       = 8192
+	SizeESILabel           = 1024
+	SizeSourceMAC          = 65536
+	SizeFDB                = 65536
+	SizeAliasing           = 4096
+	SizeAliasingSelector   = 16384 // members of ActionProfileAliasingSelector
+	SizeRemoteServiceLabel = 65536
+	SizeTunnelPort         = 4096
+	SizeFloodReplica       = 65536
+	SizeACEgress           = 16384
+	SizeDF                 = 16384
+	SizePeerESILabel       = 16384
+	SizeTunnel             = 4096
+)
+
 // Action names (P4Info preamble names).
 const (
 	ActionSetAccessPort           = "ingress.set_access_port"

@@ -52,42 +52,42 @@ func contractTables() []tableSpec {
 			Keys:         []matchSpec{exact(FieldPort, PortBits)},
 			Actions:      []string{ActionIngressDiscard, ActionSetAccessPort, ActionSetCorePort},
 			ConstDefault: ActionIngressDiscard,
-			Size:         512,
+			Size:         SizePortKind,
 		},
 		{
 			Name:         TableAttachmentCircuit,
 			Keys:         []matchSpec{exact(FieldPort, PortBits), exact(FieldVIDOuter, VLANIDBits), exact(FieldVIDInner, VLANIDBits)},
 			Actions:      []string{ActionBlockAC, ActionIngressDiscard, ActionSetAC},
 			ConstDefault: ActionIngressDiscard,
-			Size:         16384,
+			Size:         SizeAttachmentCircuit,
 		},
 		{
 			Name:         TableTransportLabel,
 			Keys:         []matchSpec{exact(FieldLabel, LabelBits)},
 			Actions:      []string{ActionNoAction, ActionPopTransport},
 			ConstDefault: ActionNoAction,
-			Size:         64,
+			Size:         SizeTransportLabel,
 		},
 		{
 			Name:         TableServiceLabel,
 			Keys:         []matchSpec{exact(FieldLabel, LabelBits)},
 			Actions:      []string{ActionIngressDiscard, ActionSetBUMBD, ActionSetServiceBD},
 			ConstDefault: ActionIngressDiscard,
-			Size:         8192,
+			Size:         SizeServiceLabel,
 		},
 		{
 			Name:         TableESILabel,
 			Keys:         []matchSpec{exact(FieldLabel, LabelBits)},
 			Actions:      []string{ActionIngressDiscard, ActionSetSourceES},
 			ConstDefault: ActionIngressDiscard,
-			Size:         1024,
+			Size:         SizeESILabel,
 		},
 		{
 			Name:         TableSourceMAC,
 			Keys:         []matchSpec{exact(FieldBD, BridgeDomainBits), exact(FieldMAC, MACBits)},
 			Actions:      []string{ActionSMACKnown, ActionSMACPinned, ActionSMACUnknown},
 			ConstDefault: ActionSMACUnknown,
-			Size:         65536,
+			Size:         SizeSourceMAC,
 			IdleTimeout:  true,
 		},
 		{
@@ -96,13 +96,13 @@ func contractTables() []tableSpec {
 			Actions: []string{ActionFDBDiscard, ActionFDBMiss, ActionToAliasingGroup,
 				ActionToCPU, ActionToLocalAC, ActionToRemotePE},
 			ConstDefault: ActionFDBMiss,
-			Size:         65536,
+			Size:         SizeFDB,
 		},
 		{
 			Name:    TableAliasing,
 			Keys:    []matchSpec{exact(FieldGroup, AliasingGroupBits)},
 			Actions: []string{ActionNoAction, ActionSetAliasingPE},
-			Size:    4096,
+			Size:    SizeAliasing,
 			Profile: ActionProfileAliasingSelector,
 		},
 		{
@@ -110,49 +110,49 @@ func contractTables() []tableSpec {
 			Keys:         []matchSpec{exact(FieldPE, RemotePEBits), exact(FieldBD, BridgeDomainBits)},
 			Actions:      []string{ActionIngressDiscard, ActionSetRemoteServiceLabel},
 			ConstDefault: ActionIngressDiscard,
-			Size:         65536,
+			Size:         SizeRemoteServiceLabel,
 		},
 		{
 			Name:         TableTunnelPort,
 			Keys:         []matchSpec{exact(FieldPE, RemotePEBits)},
 			Actions:      []string{ActionIngressDiscard, ActionSetTunnelPort},
 			ConstDefault: ActionIngressDiscard,
-			Size:         4096,
+			Size:         SizeTunnelPort,
 		},
 		{
 			Name:         TableFloodReplica,
 			Keys:         []matchSpec{exact(FieldRID, EgressRIDBits)},
 			Actions:      []string{ActionEgressDiscard, ActionReplicaToAC, ActionReplicaToPE},
 			ConstDefault: ActionEgressDiscard,
-			Size:         65536,
+			Size:         SizeFloodReplica,
 		},
 		{
 			Name:         TableACEgress,
 			Keys:         []matchSpec{exact(FieldAC, AttachmentCircuitBits)},
 			Actions:      []string{ActionBlockACEgress, ActionEgressDiscard, ActionSetACEgress},
 			ConstDefault: ActionEgressDiscard,
-			Size:         16384,
+			Size:         SizeACEgress,
 		},
 		{
 			Name:         TableDF,
 			Keys:         []matchSpec{exact(FieldES, EthernetSegmentBits), exact(FieldBD, BridgeDomainBits)},
 			Actions:      []string{ActionDFForward, ActionEgressDiscard},
 			ConstDefault: ActionEgressDiscard,
-			Size:         16384,
+			Size:         SizeDF,
 		},
 		{
 			Name:         TablePeerESILabel,
 			Keys:         []matchSpec{exact(FieldPE, RemotePEBits), exact(FieldES, EthernetSegmentBits)},
 			Actions:      []string{ActionNoAction, ActionPushESILabel},
 			ConstDefault: ActionNoAction,
-			Size:         16384,
+			Size:         SizePeerESILabel,
 		},
 		{
 			Name:         TableTunnel,
 			Keys:         []matchSpec{exact(FieldPE, RemotePEBits)},
 			Actions:      []string{ActionEgressDiscard, ActionSetTunnel},
 			ConstDefault: ActionEgressDiscard,
-			Size:         4096,
+			Size:         SizeTunnel,
 		},
 	}
 }
@@ -349,7 +349,7 @@ func TestAliasingSelector(t *testing.T) {
 		Size         int64
 		Tables       []string
 	}
-	want := shape{WithSelector: true, Size: 16384, Tables: []string{TableAliasing}}
+	want := shape{WithSelector: true, Size: SizeAliasingSelector, Tables: []string{TableAliasing}}
 	got := shape{WithSelector: found.GetWithSelector(), Size: found.GetSize(), Tables: tables}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("action profile %q (-contract +P4Info):\n%s", ActionProfileAliasingSelector, diff)
