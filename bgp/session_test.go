@@ -2,6 +2,8 @@ package bgp
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -191,4 +193,68 @@ func TestHoldTimerExpiryIsReported(t *testing.T) {
 		return ev.Kind == PathWithdraw && route.Key(ev.Path.NLRI) == key
 	})
 	raw.conn.Close()
+}
+
+// TestCloseStopsEverything: Close ends the event stream, refuses later
+// calls, closes the listener and is idempotent.
+func TestCloseStopsEverything(t *testing.T) {
+	a := netip.MustParseAddr("127.0.37.1")
+	port := freePort(t, a)
+	s, err := New(Config{RouterID: a, ASN: testASN, ListenAddress: a, ListenPort: port}, WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, open := <-s.Events(); open {
+		t.Error("Events still open after Close")
+	}
+	p := samplePaths(a)[2]
+	if err := s.Announce(context.Background(), p); !errors.Is(err, errClosed) {
+		t.Errorf("Announce after Close: %v, want %v", err, errClosed)
+	}
+	if err := s.Withdraw(context.Background(), p.NLRI); !errors.Is(err, errClosed) {
+		t.Errorf("Withdraw after Close: %v, want %v", err, errClosed)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	// The port is free again: GoBGP closed its listener.
+	l, err := net.Listen("tcp", netip.AddrPortFrom(a, port).String())
+	if err != nil {
+		t.Fatalf("listen on the closed speaker's port: %v", err)
+	}
+	l.Close()
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	id := netip.MustParseAddr("192.0.2.1")
+	nb := Neighbor{Address: netip.MustParseAddr("192.0.2.2"), ASN: testASN}
+	for _, tc := range []struct {
+		desc    string
+		cfg     Config
+		wantErr string
+	}{
+		{desc: "no router id", cfg: Config{ASN: 1}, wantErr: "router id"},
+		{desc: "IPv6 router id", cfg: Config{RouterID: netip.MustParseAddr("2001:db8::1"), ASN: 1}, wantErr: "router id 2001:db8::1"},
+		{desc: "AS 0", cfg: Config{RouterID: id}, wantErr: "ASN 0"},
+		{desc: "listen address without port", cfg: Config{RouterID: id, ASN: 1, ListenAddress: id}, wantErr: "without a listen port"},
+		{desc: "restart time 0", cfg: Config{RouterID: id, ASN: 1, GracefulRestart: &GracefulRestart{}}, wantErr: "graceful restart time"},
+		{desc: "neighbor twice", cfg: Config{RouterID: id, ASN: 1, Neighbors: []Neighbor{nb, nb}}, wantErr: "configured twice"},
+		{desc: "neighbor AS 0", cfg: Config{RouterID: id, ASN: 1, Neighbors: []Neighbor{{Address: nb.Address}}}, wantErr: "neighbor 192.0.2.2: ASN 0"},
+		{desc: "hold time 1 s", cfg: Config{RouterID: id, ASN: 1, Neighbors: []Neighbor{{Address: nb.Address, ASN: 1, HoldTime: time.Second}}}, wantErr: "hold time 1s"},
+		{desc: "keepalive not below hold", cfg: Config{RouterID: id, ASN: 1, Neighbors: []Neighbor{{Address: nb.Address, ASN: 1, HoldTime: 9 * time.Second, KeepaliveInterval: 9 * time.Second}}}, wantErr: "keepalive 9s"},
+		{desc: "local address of another family", cfg: Config{RouterID: id, ASN: 1, Neighbors: []Neighbor{{Address: nb.Address, ASN: 1, LocalAddress: netip.MustParseAddr("::1")}}}, wantErr: "another family"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			s, err := New(tc.cfg, WithLogger(testLogger(t)))
+			if err == nil {
+				s.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("New error = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
 }
