@@ -266,7 +266,7 @@ func testWriteRollback(t *testing.T, tg *target) {
 	// Without a failure the batch applies.
 	tg.mustWrite(t, batch[:5]...)
 	after, _ = tg.read(t, tableEntity(&p4v1.TableEntry{}))
-	if len(after) != 2 {
+	if after = written(after); len(after) != 2 {
 		t.Errorf("after a good batch: %d entries, want 2", len(after))
 	}
 }
@@ -311,7 +311,7 @@ func testReadBackEqualsWritten(t *testing.T, tg *target) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(entities, got, protocmp.Transform(), cmpopts.SortSlices(entityLess)); diff != "" {
+	if diff := cmp.Diff(entities, written(got), protocmp.Transform(), cmpopts.SortSlices(entityLess)); diff != "" {
 		t.Errorf("wildcard read-back (-written +read):\n%s", diff)
 	}
 	// A specific read returns exactly one entry.
@@ -385,7 +385,7 @@ func testReadBackEqualsWritten(t *testing.T, tg *target) {
 		tg.mustWrite(t, update(p4v1.Update_DELETE, entities[i]))
 	}
 	got, err = tg.read(t, queries...)
-	if err != nil || len(got) != 0 {
+	if got = written(got); err != nil || len(got) != 0 {
 		t.Errorf("after deleting everything: read %d entities, err %v; want none", len(got), err)
 	}
 }
@@ -472,11 +472,13 @@ func testPipelineConfig(t *testing.T, tg *target) {
 		{"no p4info", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info = nil }), false},
 		{"table missing from the device config", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Tables[0].Preamble.Name = "ingress.nope" }), true},
 		{"key width differs", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Tables[0].MatchFields[0].Bitwidth = 32 }), true},
-		{"param width differs", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Actions[0].Params[0].Bitwidth = 16 }), true},
+		{"param width differs", bad(func(c *p4v1.ForwardingPipelineConfig) {
+			actionNamed(c.P4Info, "ingress.set_port").Params[0].Bitwidth = 16
+		}), true},
 		{"duplicate id", bad(func(c *p4v1.ForwardingPipelineConfig) {
 			c.P4Info.Tables[1].Preamble.Id = c.P4Info.Tables[0].Preamble.Id
 		}), true},
-		{"id with the wrong prefix", bad(func(c *p4v1.ForwardingPipelineConfig) { c.P4Info.Actions[1].Preamble.Id = 0x02000077 }), true},
+		{"id with the wrong prefix", bad(func(c *p4v1.ForwardingPipelineConfig) { actionNamed(c.P4Info, "ingress.drop").Preamble.Id = 0x02000077 }), true},
 	}
 	for _, tc := range refused {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -505,7 +507,7 @@ func testPipelineConfig(t *testing.T, tg *target) {
 	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_COMMIT, refused[3].cfg); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("bad replace: %v", err)
 	}
-	if got, err := tg.read(t, tableEntity(&p4v1.TableEntry{})); err != nil || len(got) != 1 {
+	if got, err := tg.read(t, tableEntity(&p4v1.TableEntry{})); err != nil || len(written(got)) != 1 {
 		t.Errorf("after a refused replace: %d entries, %v; want the 1 entry", len(got), err)
 	}
 
@@ -545,7 +547,7 @@ func testPipelineConfig(t *testing.T, tg *target) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]*p4v1.Entity{tg.fwdEntry(2, []byte{2})}, got2, protocmp.Transform()); diff != "" {
+	if diff := cmp.Diff([]*p4v1.Entity{tg.fwdEntry(2, []byte{2})}, written(got2), protocmp.Transform()); diff != "" {
 		t.Errorf("after COMMIT (-want +got):\n%s", diff)
 	}
 	if tg.fake != nil && len(tg.fake.entries["ingress.fwd"]) != 1 {
@@ -560,7 +562,7 @@ func testPipelineConfig(t *testing.T, tg *target) {
 	if err := tg.setPipeline(t, p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_COMMIT, tg.pipelineConfig(3)); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := tg.read(t, tableEntity(&p4v1.TableEntry{})); err != nil || len(got) != 0 {
+	if got, err := tg.read(t, tableEntity(&p4v1.TableEntry{})); err != nil || len(written(got)) != 0 {
 		t.Errorf("after replace: %d entries, %v; want none", len(got), err)
 	}
 	// A backup may not set the pipeline.
@@ -764,7 +766,7 @@ func testReconcile(t *testing.T, tg *target) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]*p4v1.Entity{wantRoute, member, mcast, cell}, got, protocmp.Transform(), cmpopts.SortSlices(entityLess)); diff != "" {
+	if diff := cmp.Diff([]*p4v1.Entity{wantRoute, member, mcast, cell}, written(got), protocmp.Transform(), cmpopts.SortSlices(entityLess)); diff != "" {
 		t.Errorf("state after RECONCILE_AND_COMMIT (-want +got):\n%s", diff)
 	}
 }
@@ -821,5 +823,55 @@ func TestSlowControllerDropsPacketIns(t *testing.T) {
 	// The server still answers.
 	if _, err := tg.client.Capabilities(ctxT(t), &p4v1.CapabilitiesRequest{}); err != nil {
 		t.Errorf("Capabilities after the flood: %v", err)
+	}
+}
+
+func actionNamed(info *p4cfg.P4Info, name string) *p4cfg.Action {
+	for _, a := range info.GetActions() {
+		if a.GetPreamble().GetName() == name {
+			return a
+		}
+	}
+	panic("no action " + name)
+}
+
+// written drops the entries the program declares (is_const) from a read,
+// leaving what controllers wrote.
+func written(es []*p4v1.Entity) []*p4v1.Entity {
+	return slices.DeleteFunc(es, func(e *p4v1.Entity) bool { return e.GetTableEntry().GetIsConst() })
+}
+
+// Spec §9.1.4: entries the program declares with const entries are read
+// back with is_const, and cannot be written.
+func testConstEntries(t *testing.T, tg *target) {
+	ready(t, tg)
+	if tg.fake != nil {
+		t.Skip("the fake program has no const entries")
+	}
+	var tbl *p4cfg.Table
+	for _, tb := range tg.info.GetTables() {
+		if tb.GetPreamble().GetName() == "ingress.port_kind" {
+			tbl = tb
+		}
+	}
+	if tbl == nil || !tbl.GetIsConstTable() {
+		t.Fatalf("ingress.port_kind is missing or not const in the P4Info: %v", tbl)
+	}
+	want := &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{TableId: tbl.GetPreamble().GetId(),
+		Match: []*p4v1.FieldMatch{exact(1, []byte{1})}, Action: action(tg.aSetPort, []byte{2}), IsConst: true}}}
+	got, err := tg.read(t, tableEntity(&p4v1.TableEntry{TableId: tbl.GetPreamble().GetId()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*p4v1.Entity{want}, got, protocmp.Transform()); diff != "" {
+		t.Errorf("const entries (-want +got):\n%s", diff)
+	}
+	got2, err := tg.write(t, update(p4v1.Update_INSERT, entry(tbl.GetPreamble().GetId(), 0, action(tg.aSetPort, []byte{3}), exact(1, []byte{2}))),
+		update(p4v1.Update_DELETE, entry(tbl.GetPreamble().GetId(), 0, nil, exact(1, []byte{1}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]codes.Code{codes.PermissionDenied, codes.PermissionDenied}, got2); diff != "" {
+		t.Errorf("writing a const table (-want +got):\n%s", diff)
 	}
 }

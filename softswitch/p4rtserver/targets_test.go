@@ -33,6 +33,7 @@ var suite = []struct {
 	{"PacketIO", testPacketIO},
 	{"Reconcile", testReconcile},
 	{"IdleTimeout", testIdleTimeout},
+	{"ConstEntries", testConstEntries},
 }
 
 const (
@@ -100,7 +101,7 @@ func compiledTarget(t testing.TB, name, addr string) *target {
 	// testdata/proto.p4 raises mac_learn_t{source MAC, ethertype[8:0]} for a
 	// packet-out to port 0.
 	tg.raiseDigest = func(s *session, mac, port byte) {
-		frame := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, mac, 0x01, port}, make([]byte, 46)...)
+		frame := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, mac, 0x00, port}, make([]byte, 46)...)
 		po := &p4v1.PacketOut{Payload: frame, Metadata: []*p4v1.PacketMetadata{{MetadataId: 1, Value: []byte{0}}, {MetadataId: 2, Value: []byte{0}}}}
 		if err := s.stream.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_Packet{Packet: po}}); err != nil {
 			t.Fatal(err)

@@ -3,7 +3,8 @@
 // protocol-layer tests, so one suite runs on the fake device, the softswitch
 // engine and BMv2. Compile with:
 //   p4c-bm2-ss --arch v1model --std p4-16 -o proto.json \
-//       --p4runtime-files proto.p4info.txtpb.compiled proto.p4
+//       --p4runtime-files proto.compiled.p4info.txtpb proto.p4
+// (p4c 1.2.5.16 compiled the committed proto.json and proto.compiled.p4info.txtpb.)
 //
 // Packet I/O: a packet-out is reflected to the CPU port, its packet_out
 // egress_port becoming the packet_in ingress_port; a packet-out with
