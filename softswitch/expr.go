@@ -634,8 +634,8 @@ type lvalue struct {
 	wide  bool
 	// fieldSlot1 is the slot+1 of a plain narrow field (0: not one).
 	fieldSlot1 int
-	set   func(p *packet, a *args, v uint64)
-	setW  func(p *packet, a *args, v []byte)
+	set        func(p *packet, a *args, v uint64)
+	setW       func(p *packet, a *args, v []byte)
 }
 
 func (c *compiler) lvalue(t jTV, act *action) (lvalue, error) {
