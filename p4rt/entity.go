@@ -1,8 +1,10 @@
 package p4rt
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
@@ -532,7 +534,28 @@ func buildReplicas(what string, replicas []Replica) ([]*p4v1.Replica, error) {
 		seen[k] = true
 		out = append(out, &p4v1.Replica{PortKind: &p4v1.Replica_Port{Port: port}, Instance: r.Instance})
 	}
+	SortReplicas(out)
 	return out, nil
+}
+
+// SortReplicas orders replicas by port, then instance: the order the
+// builders emit. The replicas of a group are a set and targets return them
+// in an order of their own (BMv2 does), so a reconciler sorts what it
+// reads back before comparing it with proto.Equal.
+func SortReplicas(replicas []*p4v1.Replica) {
+	port := func(r *p4v1.Replica) []byte {
+		if r.GetPort() != nil {
+			return r.GetPort()
+		}
+		//lint:ignore SA1019 targets older than P4Runtime 1.4 still fill the numeric field
+		return Uint(uint64(r.GetEgressPort()))
+	}
+	slices.SortStableFunc(replicas, func(a, b *p4v1.Replica) int {
+		if c := compareUint(port(a), port(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.GetInstance(), b.GetInstance())
+	})
 }
 
 // MulticastGroup returns the packet replication engine entry of multicast

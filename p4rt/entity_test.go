@@ -1,6 +1,7 @@
 package p4rt
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -253,20 +254,33 @@ func TestBuildActionProfileEntities(t *testing.T) {
 }
 
 func TestBuildReplicationEntries(t *testing.T) {
-	mg, err := MulticastGroup(10, PortReplica(1, 0), PortReplica(2, 0), Replica{Port: []byte{0, 1}, Instance: 1})
+	mg, err := MulticastGroup(10, PortReplica(2, 0), Replica{Port: []byte{0, 1}, Instance: 1}, PortReplica(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &p4v1.PacketReplicationEngineEntry{Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{
 		MulticastGroupId: 10,
-		Replicas: []*p4v1.Replica{
+		Replicas: []*p4v1.Replica{ // sorted by port, then instance
 			{PortKind: &p4v1.Replica_Port{Port: []byte{1}}},
-			{PortKind: &p4v1.Replica_Port{Port: []byte{2}}},
 			{PortKind: &p4v1.Replica_Port{Port: []byte{1}}, Instance: 1},
+			{PortKind: &p4v1.Replica_Port{Port: []byte{2}}},
 		},
 	}}}
 	if diff := cmp.Diff(want, mg, protocmp.Transform()); diff != "" {
 		t.Errorf("multicast group mismatch (-want +got):\n%s", diff)
+	}
+	// What a target returns in its own order sorts back to the built form.
+	oldStyle := &p4v1.Replica{}
+	//lint:ignore SA1019 a target older than P4Runtime 1.4 fills the numeric field
+	oldStyle.PortKind = &p4v1.Replica_EgressPort{EgressPort: 1}
+	shuffled := []*p4v1.Replica{
+		{PortKind: &p4v1.Replica_Port{Port: []byte{2}}},
+		{PortKind: &p4v1.Replica_Port{Port: []byte{1}}, Instance: 1},
+		oldStyle,
+	}
+	SortReplicas(shuffled)
+	if shuffled[0] != oldStyle || shuffled[1].GetInstance() != 1 || !bytes.Equal(shuffled[2].GetPort(), []byte{2}) {
+		t.Errorf("SortReplicas = %v, want port 1/0 (deprecated field), 1/1, 2/0", shuffled)
 	}
 	if _, err := MulticastGroup(10, PortReplica(1, 0), Replica{Port: []byte{0, 1}}); err == nil || !strings.Contains(err.Error(), "multicast group 10: invalid entity: replica port 0x01 instance 0 given twice") {
 		t.Errorf("duplicate replica error = %v", err)

@@ -8,6 +8,8 @@ import (
 	"iter"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Read streams the entities matching the given (possibly wildcard)
@@ -201,6 +203,32 @@ func (c *Client) ReadDirectCounters(ctx context.Context, table string) ([]*p4v1.
 }
 
 // ReadDigestEntries returns the configuration of every enabled digest.
+// Targets that do not implement the wildcard read (BMv2 answers
+// UNIMPLEMENTED) are asked digest by digest, for the digests of the
+// pipeline in use.
 func (c *Client) ReadDigestEntries(ctx context.Context) ([]*p4v1.DigestEntry, error) {
-	return readAll(ctx, c, (*p4v1.Entity).GetDigestEntry, Entity(&p4v1.DigestEntry{}))
+	all, err := readAll(ctx, c, (*p4v1.Entity).GetDigestEntry, Entity(&p4v1.DigestEntry{}))
+	if status.Code(err) != codes.Unimplemented {
+		return all, err
+	}
+	ix, ierr := c.requireIndex()
+	if ierr != nil {
+		return nil, fmt.Errorf("%w (and the wildcard read failed: %w)", ierr, err)
+	}
+	var out []*p4v1.DigestEntry
+	for _, d := range ix.p4info.GetDigests() {
+		one, err := readAll(ctx, c, (*p4v1.Entity).GetDigestEntry, Entity(&p4v1.DigestEntry{DigestId: d.GetPreamble().GetId()}))
+		switch {
+		case status.Code(err) == codes.NotFound:
+		case err != nil:
+			return nil, err
+		default:
+			for _, e := range one {
+				if e.GetConfig() != nil { // an unconfigured digest may read back empty
+					out = append(out, e)
+				}
+			}
+		}
+	}
+	return out, nil
 }

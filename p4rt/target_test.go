@@ -183,15 +183,10 @@ func startBMv2(t testing.TB) *target {
 	}
 	addr := lis.Addr().String()
 	lis.Close()
-	// A thrift port of its own, so that parallel tests do not collide.
-	thrift, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	thriftPort := thrift.Addr().(*net.TCPAddr).Port
-	thrift.Close()
+	// Its own notification socket, so that instances do not collide.
+	notify := "ipc://" + filepath.Join(t.TempDir(), "bmv2-notifications.ipc")
 	cmd := exec.Command(bin, "--no-p4", "--device-id", fmt.Sprint(testDeviceID), "--log-level", "off",
-		"--thrift-port", fmt.Sprint(thriftPort), "--",
+		"--notifications-addr", notify, "--",
 		"--grpc-server-addr", addr, "--cpu-port", fmt.Sprint(testCPUPort))
 	tg := &target{name: "bmv2", addr: addr, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = tg.logs, tg.logs
