@@ -1,3 +1,10 @@
+//go:build evpnintegration
+
+// This test imports evpn/, which internal/layering forbids to anything under
+// asic/ (test packages included), so it builds only with the tag:
+//
+//	go test -tags evpnintegration -run TestPELearnsFromDataPlane ./asic/p4asic/
+
 package p4asic_test
 
 import (
