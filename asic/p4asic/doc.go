@@ -59,6 +59,16 @@
 // target restarted, starts again from the truth. Entries that belong to no
 // entity are logged, not deleted.
 //
+// Two states have no entry of their own: DFState{DF: false} (no egress.df
+// entry) is read back for every (segment, bridge domain) that has an AC on
+// the segment, which is when evpn/ holds one; an empty aliasing group reads
+// back as all-active.
+//
+// When the P4Runtime stream comes back after a break (p4rt reconnects and
+// restores the pipeline), the switch re-reads the target at once and signals
+// Resynced: a target that restarted empty then refuses writes that rely on
+// entities it lost (ErrMissingReference) until the caller reconciles.
+//
 // # Events and counters
 //
 // The learning digest becomes asic.EventLearn (p4rt acknowledges each list);

@@ -278,3 +278,55 @@ func event(t *testing.T, events <-chan asic.Event) asic.Event {
 	}
 	return asic.Event{}
 }
+
+// Counters report what the pipeline counted: frames into the bridge domain
+// and from each AC, and drops by asic's reasons.
+func TestCounters(t *testing.T) {
+	r, sw := programmed(t)
+	r.send(t, accessPort1, tagged(t, vlan1, remoteMAC, hostA))
+	r.recv(t, corePort1)
+	r.send(t, accessPort1, tagged(t, vlan1, remoteMAC, hostA))
+	r.recv(t, corePort1)
+	bcast := [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	r.send(t, corePort1, mpls(t, coreMAC, []uint32{bumLbl}, false, bcast, remoteMAC)) // non-DF toward AC 2
+	r.recv(t, accessPort1)
+	waitDrop(t, sw, p4.DropNonDF, 1)
+	got, err := sw.Counters(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accessLen := uint64(len(tagged(t, vlan1, remoteMAC, hostA)))
+	coreLen := uint64(len(mpls(t, coreMAC, []uint32{bumLbl}, false, bcast, remoteMAC)))
+	want := asic.Counters{
+		BridgeDomains: map[asic.BridgeDomainID]asic.PacketCount{bd: {Packets: 3, Bytes: 2*accessLen + coreLen}},
+		ACs:           map[asic.ACID]asic.PacketCount{ac1: {Packets: 2, Bytes: 2 * accessLen}},
+		// The flood from the core: non-DF toward AC 2, and never back into
+		// the core toward pe 1 and pe 2.
+		Drops: map[asic.DropReason]uint64{asic.DropNonDF: 1, asic.DropSplitHorizon: 2},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Counters (-want +got):\n%s", diff)
+	}
+}
+
+// Close ends every subscription and refuses further calls.
+func TestCloseEndsEvents(t *testing.T) {
+	r := startRig(t, "127.0.0.1:0", false)
+	sw := newSwitch(t, r.addr, 1)
+	events, err := sw.Events(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := <-events; ok {
+		t.Error("an event arrived after Close")
+	}
+	if err := sw.Write(context.Background(), sets(baseState()...)); err == nil {
+		t.Error("Write after Close succeeded")
+	}
+	if _, err := sw.Read(context.Background()); err == nil {
+		t.Error("Read after Close succeeded")
+	}
+}

@@ -169,6 +169,8 @@ type Switch struct {
 	dropped uint64
 	closed  bool
 
+	resynced chan struct{}
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -210,7 +212,7 @@ func New(ctx context.Context, opts ...Option) (*Switch, error) {
 		return nil, fmt.Errorf("p4asic: %w", err)
 	}
 	s := &Switch{cfg: cfg, log: cfg.logger.With("component", "p4asic"), ix: pipeline.Index, names: nm, metrics: m,
-		view: newView(), subs: make(map[*subscription]struct{})}
+		view: newView(), subs: make(map[*subscription]struct{}), resynced: make(chan struct{}, 1)}
 	if cfg.client != nil {
 		s.client = cfg.client
 	} else {
@@ -315,12 +317,36 @@ func (s *Switch) serveStream(ctx context.Context) {
 			}
 			if a.Primary && a.Epoch != epoch {
 				epoch = a.Epoch
-				s.log.Warn("stream to the target re-established: its tables may differ from the view until the next Read",
-					"epoch", a.Epoch)
+				s.resync(ctx, a.Epoch)
 			}
 		}
 	}
 }
+
+// resync re-reads the target after the stream came back: the target may
+// have restarted and lost its tables, and Write must not go on trusting a
+// view of entries that are gone (it would accept entities whose references
+// no longer exist). Then it tells the caller to reconcile.
+func (s *Switch) resync(ctx context.Context, epoch uint64) {
+	ents, err := s.Read(ctx)
+	if err != nil {
+		s.log.Warn("re-reading the target after reconnecting failed: the view is stale until the next Read",
+			"epoch", epoch, "err", err)
+		s.markStale()
+	} else {
+		s.log.Info("re-read the target after reconnecting", "epoch", epoch, "entities", len(ents))
+	}
+	select {
+	case s.resynced <- struct{}{}:
+	default:
+	}
+}
+
+// Resynced receives a value (coalesced) each time the P4Runtime stream came
+// back after a break and the switch re-read the target into its view: the
+// target may have restarted and lost its tables, so the caller should
+// reconcile (evpn.PE.Reconcile).
+func (s *Switch) Resynced() <-chan struct{} { return s.resynced }
 
 func (s *Switch) handleDigest(l *p4rt.DigestList) {
 	if l.Digest != p4.DigestMACLearn {

@@ -170,12 +170,19 @@ func TestReconcileAfterTargetRestart(t *testing.T) {
 	r = r.restart()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	// The switch itself reads Arbitrations; poll the standing instead.
-	for a := sw.Client().Arbitration(); !a.Primary || a.Epoch == epoch; a = sw.Client().Arbitration() {
-		if ctx.Err() != nil {
-			t.Fatalf("client did not return as primary: %+v", a)
-		}
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-sw.Resynced():
+	case <-ctx.Done():
+		t.Fatalf("the switch did not re-read the restarted target: %+v", sw.Client().Arbitration())
+	}
+	if a := sw.Client().Arbitration(); !a.Primary || a.Epoch == epoch {
+		t.Fatalf("after resync: arbitration %+v, want primary with an epoch after %d", a, epoch)
+	}
+	// The view follows the target: it lost the entities, so a write that
+	// relies on them is refused instead of half-applied.
+	err := sw.Write(ctx, []asic.Update{asic.Set(asic.FDBEntry{BD: bd, MAC: hostB, Dest: asic.Destination{Kind: asic.ToAC, AC: ac1}})})
+	if !errors.Is(err, asic.ErrMissingReference) {
+		t.Errorf("write after the target lost its tables: %v, want %v", err, asic.ErrMissingReference)
 	}
 	if n := reconcile(t, sw, desired); n != len(desired) {
 		t.Errorf("reconcile after target restart wrote %d updates, want all %d", n, len(desired))
