@@ -135,6 +135,15 @@ type Timers struct {
 	DuplicateMoves    int           `yaml:"duplicate-moves"`
 	DuplicateWindow   time.Duration `yaml:"duplicate-window"`
 	DuplicateRecovery time.Duration `yaml:"duplicate-recovery"`
+	// RestartSettle is how long BGP must stay quiet, once every session is
+	// up, before a restarted evpnd reconciles the switch (default 1s);
+	// RestartDeadline reconciles anyway after that long (default 60s).
+	// GoBGP reports no End-of-RIB, so quiet is the convergence signal.
+	RestartSettle   time.Duration `yaml:"restart-settle"`
+	RestartDeadline time.Duration `yaml:"restart-deadline"`
+	// TelemetryInterval is how often BGP neighbor state and switch
+	// counters are read for gNMI (default 5s; peer events refresh at once).
+	TelemetryInterval time.Duration `yaml:"telemetry-interval"`
 }
 
 // Segment is a local Ethernet segment.
@@ -153,6 +162,9 @@ type Segment struct {
 // EVI is a MAC-VRF with VLAN-based service.
 type EVI struct {
 	ID uint32 `yaml:"id"`
+	// Name is the MAC-VRF's network-instance name in gNMI; defaults to
+	// "evi" followed by the id.
+	Name string `yaml:"name"`
 	// BD is the bridge domain id in the switch; defaults to ID.
 	BD uint32 `yaml:"bd"`
 	// VLAN is the VLAN DF election carves on; defaults to ID.
@@ -387,10 +399,18 @@ func (c *Config) validateSwitch(add func(error)) {
 	for _, d := range []struct {
 		field string
 		v     time.Duration
-	}{{"timers.mac-ageing", t.MACAgeing}, {"timers.election-timer", t.ElectionTimer}, {"timers.duplicate-window", t.DuplicateWindow}, {"timers.duplicate-recovery", t.DuplicateRecovery}} {
+	}{{"timers.mac-ageing", t.MACAgeing}, {"timers.election-timer", t.ElectionTimer}, {"timers.duplicate-window", t.DuplicateWindow},
+		{"timers.duplicate-recovery", t.DuplicateRecovery}, {"timers.restart-settle", t.RestartSettle},
+		{"timers.restart-deadline", t.RestartDeadline}, {"timers.telemetry-interval", t.TelemetryInterval}} {
 		if d.v < 0 {
 			add(bad(d.field, d.v, "must not be negative"))
 		}
+	}
+	if c.Timers.RestartSettle == 0 {
+		c.Timers.RestartSettle = time.Second
+	}
+	if c.Timers.RestartDeadline == 0 {
+		c.Timers.RestartDeadline = time.Minute
 	}
 	if t.DuplicateMoves < 0 {
 		add(bad("timers.duplicate-moves", t.DuplicateMoves, "must not be negative"))
@@ -432,6 +452,7 @@ func (c *Config) validateSwitch(add func(error)) {
 	}
 
 	eviIDs := map[uint32]bool{}
+	eviNames := map[string]bool{}
 	bds := map[uint32]bool{}
 	acIDs := map[uint32]bool{}
 	type portVLAN struct {
@@ -448,6 +469,13 @@ func (c *Config) validateSwitch(add func(error)) {
 			add(bad(f+".id", e.ID, "configured twice"))
 		}
 		eviIDs[e.ID] = true
+		if e.Name == "" {
+			e.Name = fmt.Sprintf("evi%d", e.ID)
+		}
+		if eviNames[e.Name] || e.Name == "DEFAULT" {
+			add(bad(f+".name", strconv.Quote(e.Name), "used twice (DEFAULT is the BGP instance)"))
+		}
+		eviNames[e.Name] = true
 		if e.BD == 0 {
 			e.BD = e.ID
 		}

@@ -1,0 +1,124 @@
+package p4evpn
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/p4evpn/p4evpn/bgp"
+	"github.com/p4evpn/p4evpn/evpn/route"
+)
+
+// runBGP is the one goroutine that hands the speaker's events to the PE, in
+// the speaker's order: consecutive PathAdds go in one HandlePaths call. A
+// route reflector only drains them (the speaker never drops events, so an
+// unread channel would hold GoBGP back).
+//
+// After a restart over live forwarding state it also decides when BGP has
+// converged: every configured session up, then RestartSettle without an
+// event (GoBGP reports no End-of-RIB), or RestartDeadline at the latest; it
+// then runs the PE's first Reconcile, which writes only the difference.
+func (d *Daemon) runBGP(ctx context.Context) {
+	events := d.speaker.Events()
+	pending := d.pe != nil && d.adopting
+	up := map[netip.Addr]bool{}
+	want := len(d.cfg.BGP.Neighbors)
+	var settle, deadline <-chan time.Time
+	var settleTimer *time.Timer
+	if pending {
+		deadlineTimer := time.NewTimer(d.cfg.Timers.RestartDeadline)
+		defer deadlineTimer.Stop()
+		deadline = deadlineTimer.C
+		settleTimer = time.NewTimer(d.cfg.Timers.RestartSettle)
+		defer settleTimer.Stop()
+		settle = settleTimer.C
+	}
+	var batch []route.Path
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if err := d.pe.HandlePaths(ctx, batch); err != nil && ctx.Err() == nil {
+			d.log.Warn("bgp paths", "paths", len(batch), "err", err)
+		}
+		batch = batch[:0]
+	}
+	reconcile := func(why string) {
+		flush()
+		pending, settle, deadline = false, nil, nil
+		n, err := d.pe.Reconcile(ctx)
+		d.mu.Lock()
+		d.reconciled = reconcileResult{Done: true, Updates: n, Err: err, At: time.Now()}
+		d.mu.Unlock()
+		if err != nil {
+			d.log.Error("restart reconciliation failed", "updates", n, "err", err)
+		} else {
+			d.log.Info("restart reconciliation done", "trigger", why, "updates", n)
+		}
+		d.requestRefresh()
+	}
+	for {
+		var ev bgp.Event
+		var ok bool
+		if len(batch) > 0 {
+			select {
+			case ev, ok = <-events:
+			default:
+				flush() // nothing more queued: hand the burst over
+				continue
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok = <-events:
+			case <-settle:
+				if len(up) >= want {
+					reconcile("bgp settled")
+				} else {
+					settleTimer.Reset(d.cfg.Timers.RestartSettle)
+				}
+				continue
+			case <-deadline:
+				reconcile("deadline")
+				continue
+			}
+		}
+		if !ok {
+			flush()
+			return
+		}
+		if pending {
+			settleTimer.Reset(d.cfg.Timers.RestartSettle)
+		}
+		if d.pe == nil {
+			if ev.Kind == bgp.PeerUp || ev.Kind == bgp.PeerDown {
+				d.log.Info("bgp session", "event", ev.Kind, "peer", ev.Peer, "reason", ev.Reason)
+				d.requestRefresh()
+			}
+			continue
+		}
+		if ev.Kind == bgp.PathAdd {
+			batch = append(batch, ev.Path)
+			continue
+		}
+		flush()
+		var err error
+		switch ev.Kind {
+		case bgp.PathWithdraw:
+			err = d.pe.HandleWithdraw(ctx, ev.Path.NLRI)
+		case bgp.PeerUp:
+			up[ev.Peer] = true
+			d.log.Info("bgp session up", "peer", ev.Peer, "asn", ev.PeerASN)
+			d.requestRefresh()
+		case bgp.PeerDown:
+			delete(up, ev.Peer)
+			d.log.Warn("bgp session down", "peer", ev.Peer, "reason", ev.Reason)
+			err = d.pe.PeerDown(ctx, ev.Peer)
+			d.requestRefresh()
+		}
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("bgp event", "event", ev.Kind, "peer", ev.Peer, "err", err)
+		}
+	}
+}

@@ -1,0 +1,343 @@
+package p4evpn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/p4evpn/p4evpn/asic"
+	"github.com/p4evpn/p4evpn/bgp"
+	"github.com/p4evpn/p4evpn/config"
+	"github.com/p4evpn/p4evpn/evpn"
+	"github.com/p4evpn/p4evpn/evpn/route"
+	"github.com/p4evpn/p4evpn/gnmi"
+)
+
+// device is the gnmi.Device of a Daemon: it applies a gNMI Set to the
+// running PE as the difference between the EVPN configuration in effect and
+// the one the Set asks for, all or nothing.
+type device struct {
+	d *Daemon
+
+	// mu guards applied.
+	mu      sync.Mutex
+	applied evpnState
+}
+
+// evpnState is the EVPN configuration in effect, as the PE was given it.
+type evpnState struct {
+	segments map[route.ESI]plannedSegment
+	// segOrder is the order segments were added in (a restart adds them in
+	// the same order to reproduce their ids).
+	segOrder []route.ESI
+	evis     map[uint32]plannedEVI
+}
+
+func (s evpnState) clone() evpnState {
+	return evpnState{segments: maps.Clone(s.segments), segOrder: slices.Clone(s.segOrder), evis: maps.Clone(s.evis)}
+}
+
+func newDevice(d *Daemon) *device {
+	st := evpnState{segments: map[route.ESI]plannedSegment{}, evis: map[uint32]plannedEVI{}}
+	for _, s := range d.plan.segments {
+		st.segments[s.cfg.ESI] = s
+		st.segOrder = append(st.segOrder, s.cfg.ESI)
+	}
+	for _, e := range d.plan.evis {
+		st.evis[e.cfg.ID] = e
+	}
+	return &device{d: d, applied: st}
+}
+
+// names is what telemetry needs to name the PE's objects in gNMI.
+type names struct {
+	evis     map[uint32]plannedEVI
+	segments map[route.ESI]string
+	acs      map[asic.ACID]gnmi.ACRef
+}
+
+func (dv *device) names() names {
+	dv.mu.Lock()
+	defer dv.mu.Unlock()
+	n := names{evis: maps.Clone(dv.applied.evis), segments: map[route.ESI]string{}, acs: map[asic.ACID]gnmi.ACRef{}}
+	for esi, s := range dv.applied.segments {
+		n.segments[esi] = s.name
+	}
+	for _, e := range dv.applied.evis {
+		for _, ac := range e.cfg.ACs {
+			n.acs[ac.ID] = gnmi.ACRef{Interface: InterfaceName(uint32(ac.Port)), Subinterface: uint32(ac.VLAN)}
+		}
+	}
+	return n
+}
+
+// ApplyConfig implements gnmi.Device.
+func (dv *device) ApplyConfig(ctx context.Context, prev, next *gnmi.Config) error {
+	if err := dv.checkBGP(prev, next); err != nil {
+		return err
+	}
+	d := dv.d
+	if d.cfg.Mode == config.ModeRouteReflector || d.pe == nil {
+		plan, err := next.EVPN(nil)
+		if err != nil {
+			return err
+		}
+		if len(plan.EVIs) > 0 || len(plan.Segments) > 0 {
+			return errors.New("this evpnd is a route reflector: it has no switch for MAC-VRFs or Ethernet segments")
+		}
+		return nil
+	}
+	plan, err := next.EVPN(portMap(d.cfg))
+	if err != nil {
+		return err
+	}
+	dv.mu.Lock()
+	defer dv.mu.Unlock()
+	want := dv.normalize(next, plan)
+	if err := dv.apply(ctx, dv.applied, want); err != nil {
+		return err
+	}
+	dv.applied = want
+	d.requestRefresh()
+	return nil
+}
+
+// checkBGP refuses BGP changes: neighbors come from the file for now.
+func (dv *device) checkBGP(prev, next *gnmi.Config) error {
+	bgpOf := func(c *gnmi.Config) *gnmi.BGP {
+		if ni := c.NetworkInstances[DefaultInstance]; ni != nil {
+			return ni.BGP[BGPProtocol]
+		}
+		return nil
+	}
+	if !reflect.DeepEqual(bgpOf(prev), bgpOf(next)) {
+		return fmt.Errorf("/network-instances/network-instance[name=%s]/protocols/protocol[identifier=BGP][name=%s]: evpnd takes BGP configuration from its file; it cannot be changed over gNMI yet", DefaultInstance, BGPProtocol)
+	}
+	return nil
+}
+
+// normalize turns a gNMI plan into the PE's terms, keeping what the
+// running configuration has and OpenConfig cannot say: an EVI keeps its
+// bridge domain, its ACs keep their ids, MAC limits and static MACs when
+// they stay on the same port and VLAN, double-tagged ACs stay; a segment
+// keeps its election timer unless one is configured.
+func (dv *device) normalize(next *gnmi.Config, plan *gnmi.EVPNPlan) evpnState {
+	cur := dv.applied
+	out := evpnState{segments: map[route.ESI]plannedSegment{}, evis: map[uint32]plannedEVI{}}
+	segNames := sortedKeys(next.EthernetSegments)
+	for i, s := range plan.Segments {
+		if w, ok := plan.ElectionWait[s.ESI]; ok {
+			s.ElectionTimer = w
+		}
+		if old, ok := cur.segments[s.ESI]; ok && s.ElectionTimer == 0 {
+			s.ElectionTimer = old.cfg.ElectionTimer
+		}
+		out.segments[s.ESI] = plannedSegment{name: segNames[i], cfg: s}
+	}
+	// Kept segments keep their position; new ones follow in name order.
+	for _, esi := range cur.segOrder {
+		if _, ok := out.segments[esi]; ok {
+			out.segOrder = append(out.segOrder, esi)
+		}
+	}
+	for _, s := range plan.Segments {
+		if !slices.Contains(out.segOrder, s.ESI) {
+			out.segOrder = append(out.segOrder, s.ESI)
+		}
+	}
+	var niNames []string
+	for _, n := range sortedKeys(next.NetworkInstances) {
+		if ni := next.NetworkInstances[n]; ni.Type == gnmi.NetworkInstanceL2VSI && len(ni.EVPNInstances) > 0 {
+			niNames = append(niNames, n)
+		}
+	}
+	recovery := effectiveDuplicateDetection(dv.d.cfg.Timers).Recovery
+	for i, e := range plan.EVIs {
+		e.DuplicateDetection = plan.DuplicateDetection[e.ID]
+		e.DuplicateDetection.Recovery = recovery
+		if old, ok := cur.evis[e.ID]; ok {
+			o := old.cfg
+			e.BD = o.BD
+			if e.VLAN == 0 {
+				e.VLAN = o.VLAN
+			}
+			oldAC := map[[2]uint32]evpn.ACConfig{}
+			for _, ac := range o.ACs {
+				oldAC[[2]uint32{uint32(ac.Port), uint32(ac.VLAN)}] = ac
+			}
+			remap := map[asic.ACID]asic.ACID{}
+			for j, ac := range e.ACs {
+				if prev, ok := oldAC[[2]uint32{uint32(ac.Port), uint32(ac.VLAN)}]; ok && prev.InnerVLAN == 0 {
+					remap[prev.ID] = prev.ID
+					e.ACs[j].ID, e.ACs[j].MACLimit = prev.ID, prev.MACLimit
+				}
+			}
+			for _, ac := range o.ACs {
+				if ac.InnerVLAN != 0 {
+					e.ACs = append(e.ACs, ac)
+					remap[ac.ID] = ac.ID
+				}
+			}
+			for _, sm := range o.StaticMACs {
+				if _, ok := remap[sm.AC]; ok {
+					e.StaticMACs = append(e.StaticMACs, sm)
+				}
+			}
+		}
+		out.evis[e.ID] = plannedEVI{name: niNames[i], cfg: e}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := slices.Collect(maps.Keys(m))
+	sort.Strings(out)
+	return out
+}
+
+// step is one applied change and how to undo it.
+type step struct {
+	what string
+	undo func(context.Context) error
+}
+
+// apply changes the PE from cur to want: EVIs that go or change are
+// removed, then segments that go or change (with the EVIs using them),
+// then segments and EVIs are added; the import policy follows. Any error
+// undoes the steps taken, in reverse.
+func (dv *device) apply(ctx context.Context, cur, want evpnState) (err error) {
+	pe, speaker := dv.d.pe, dv.d.speaker
+	var done []step
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Undo with a context of its own: the Set's may be what failed.
+		uctx := context.WithoutCancel(ctx)
+		for i := len(done) - 1; i >= 0; i-- {
+			if uerr := done[i].undo(uctx); uerr != nil {
+				dv.d.log.Error("gnmi set: undo failed; the PE differs from the running config", "step", done[i].what, "err", uerr)
+				err = errors.Join(err, fmt.Errorf("undo %s: %w", done[i].what, uerr))
+			}
+		}
+	}()
+	changedSeg := map[route.ESI]bool{}
+	for esi, s := range cur.segments {
+		if w, ok := want.segments[esi]; !ok || !reflect.DeepEqual(w.cfg, s.cfg) {
+			changedSeg[esi] = true
+		}
+	}
+	usesChanged := func(e evpn.EVIConfig) bool {
+		for _, ac := range e.ACs {
+			if changedSeg[ac.ESI] {
+				return true
+			}
+		}
+		return false
+	}
+	var removeEVIs, addEVIs []uint32
+	for id, e := range cur.evis {
+		if w, ok := want.evis[id]; !ok || !reflect.DeepEqual(w.cfg, e.cfg) || usesChanged(e.cfg) {
+			removeEVIs = append(removeEVIs, id)
+		}
+	}
+	for id, w := range want.evis {
+		if e, ok := cur.evis[id]; !ok || slices.Contains(removeEVIs, id) || !reflect.DeepEqual(w.cfg, e.cfg) {
+			addEVIs = append(addEVIs, id)
+		}
+	}
+	slices.Sort(removeEVIs)
+	slices.Sort(addEVIs)
+	newSeg := false
+	for esi := range want.segments {
+		if _, ok := cur.segments[esi]; !ok {
+			newSeg = true
+		}
+	}
+	if len(removeEVIs) == 0 && len(addEVIs) == 0 && len(changedSeg) == 0 && !newSeg {
+		return nil
+	}
+	// kept is cur without what is removed: the import policy while the
+	// changes are under way, so that an EVI added back with route targets
+	// it had before gets its routes delivered again.
+	kept := cur.clone()
+	for _, id := range removeEVIs {
+		old := cur.evis[id]
+		if err := pe.RemoveEVI(ctx, id); err != nil {
+			return fmt.Errorf("remove evi %d (%s): %w", id, old.name, err)
+		}
+		delete(kept.evis, id)
+		done = append(done, step{what: fmt.Sprintf("remove evi %d", id), undo: func(ctx context.Context) error { return pe.AddEVI(ctx, old.cfg) }})
+	}
+	for _, esi := range slices.Backward(cur.segOrder) {
+		if !changedSeg[esi] {
+			continue
+		}
+		old := cur.segments[esi]
+		if err := pe.RemoveSegment(ctx, esi); err != nil {
+			return fmt.Errorf("remove ethernet segment %s (%s): %w", old.name, esi, err)
+		}
+		delete(kept.segments, esi)
+		done = append(done, step{what: "remove segment " + old.name, undo: func(ctx context.Context) error { return pe.AddSegment(ctx, old.cfg) }})
+	}
+	if len(removeEVIs) > 0 || len(changedSeg) > 0 {
+		if err := speaker.SetImportPolicy(ctx, importPolicy(dv.d.cfg.ASN, kept)); err != nil {
+			return fmt.Errorf("bgp import policy: %w", err)
+		}
+		done = append(done, step{what: "narrow the import policy", undo: func(ctx context.Context) error {
+			return speaker.SetImportPolicy(ctx, importPolicy(dv.d.cfg.ASN, cur))
+		}})
+	}
+	for _, esi := range want.segOrder {
+		if _, ok := kept.segments[esi]; ok {
+			continue
+		}
+		s := want.segments[esi]
+		if err := pe.AddSegment(ctx, s.cfg); err != nil {
+			return fmt.Errorf("/ethernet-segments/ethernet-segment[name=%s]: %w", s.name, err)
+		}
+		done = append(done, step{what: "add segment " + s.name, undo: func(ctx context.Context) error { return pe.RemoveSegment(ctx, esi) }})
+	}
+	for _, id := range addEVIs {
+		e := want.evis[id]
+		if err := pe.AddEVI(ctx, e.cfg); err != nil {
+			return fmt.Errorf("/network-instances/network-instance[name=%s]: %w", e.name, err)
+		}
+		done = append(done, step{what: fmt.Sprintf("add evi %d", id), undo: func(ctx context.Context) error { return pe.RemoveEVI(ctx, id) }})
+	}
+	if err := speaker.SetImportPolicy(ctx, importPolicy(dv.d.cfg.ASN, want)); err != nil {
+		return fmt.Errorf("bgp import policy: %w", err)
+	}
+	dv.d.log.Info("gnmi set applied", "evis_removed", removeEVIs, "evis_added", addEVIs, "segments_changed", len(changedSeg))
+	return nil
+}
+
+// importPolicy is what a PE with this configuration imports: its EVIs'
+// route targets (ASN:EVI by default) and its segments' ES-import targets.
+func importPolicy(asn uint32, st evpnState) bgp.ImportPolicy {
+	var p bgp.ImportPolicy
+	seen := map[route.RouteTarget]bool{}
+	ids := slices.Sorted(maps.Keys(st.evis))
+	for _, id := range ids {
+		e := st.evis[id].cfg
+		rts := e.ImportRTs
+		if len(rts) == 0 {
+			rts = []route.RouteTarget{route.AutoRouteTarget(asn, e.ID)}
+		}
+		for _, rt := range rts {
+			if !seen[rt] {
+				seen[rt] = true
+				p.RouteTargets = append(p.RouteTargets, rt)
+			}
+		}
+	}
+	for _, esi := range st.segOrder {
+		p.ESImport = append(p.ESImport, esi.ESImportRT())
+	}
+	return p
+}

@@ -1,0 +1,268 @@
+package p4evpn
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/p4evpn/p4evpn/asic"
+	"github.com/p4evpn/p4evpn/bgp"
+	"github.com/p4evpn/p4evpn/evpn"
+	"github.com/p4evpn/p4evpn/evpn/route"
+	"github.com/p4evpn/p4evpn/gnmi"
+)
+
+// publishedEVI is what the telemetry loop published for one EVI, to delete
+// what disappears.
+type publishedEVI struct {
+	ni   string
+	vlan uint16
+	macs map[route.MAC]bool
+}
+
+// telemetry is the state of the loop that feeds gNMI; only runTelemetry
+// touches it.
+type telemetry struct {
+	d         *Daemon
+	st        *gnmi.State
+	evis      map[uint32]*publishedEVI
+	dfs       map[[2]any]bool // {segment name, vlan}
+	neighbors map[netip.Addr]bool
+}
+
+// runTelemetry publishes the PE's state into the gNMI server: MAC table and
+// L2RIB entries as the PE's events say they change (ON_CHANGE), DF per
+// VLAN on elections, and on every TelemetryInterval (or at once after a
+// peer event or a Set) BGP neighbor state and interface counters.
+func (d *Daemon) runTelemetry(ctx context.Context) {
+	if d.gnmiSrv == nil {
+		return
+	}
+	t := &telemetry{d: d, st: d.gnmiSrv.State(), evis: map[uint32]*publishedEVI{}, dfs: map[[2]any]bool{},
+		neighbors: map[netip.Addr]bool{}}
+	var events <-chan evpn.Event
+	if d.pe != nil {
+		var err error
+		if events, err = d.pe.Subscribe(ctx, 8192); err != nil {
+			d.log.Warn("telemetry: subscribe to the PE", "err", err)
+		}
+	}
+	interval := d.cfg.Timers.TelemetryInterval
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	t.refresh(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.poll(ctx)
+		case <-d.kick:
+			t.refresh(ctx)
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			t.onEvents(ctx, ev, events)
+		}
+	}
+}
+
+// onEvents handles ev and every event already queued behind it, reading
+// each touched EVI's MAC table once.
+func (t *telemetry) onEvents(ctx context.Context, ev evpn.Event, events <-chan evpn.Event) {
+	dirty := map[uint32]map[route.MAC]bool{}
+	segments := false
+	add := func(ev evpn.Event) {
+		switch ev.Kind {
+		case evpn.EventDFElected:
+			segments = true
+		case evpn.EventMACAdded, evpn.EventMACRemoved, evpn.EventMACMoved, evpn.EventMACAged,
+			evpn.EventMACDuplicate, evpn.EventMACUnfrozen, evpn.EventStickyConflict:
+			if dirty[ev.EVI] == nil {
+				dirty[ev.EVI] = map[route.MAC]bool{}
+			}
+			dirty[ev.EVI][ev.MAC] = true
+		case evpn.EventSwitchWriteFailed:
+			t.d.log.Warn("switch write failed", "err", ev.Err)
+		}
+	}
+	add(ev)
+	for more := true; more && len(dirty) < 1<<16; {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				more = false
+				break
+			}
+			add(ev)
+		default:
+			more = false
+		}
+	}
+	n := t.d.device.names()
+	for id, macs := range dirty {
+		t.publishEVI(n, id, macs)
+	}
+	if segments {
+		t.publishSegments(n)
+	}
+}
+
+// publishEVI publishes the given MACs of EVI id (all of them when only is
+// nil) and deletes those the PE no longer has.
+func (t *telemetry) publishEVI(n names, id uint32, only map[route.MAC]bool) {
+	pub := t.evis[id]
+	e, configured := n.evis[id]
+	var table []evpn.MACState
+	if configured {
+		var err error
+		if table, err = t.d.pe.MACTable(id); err != nil {
+			configured = false
+		}
+	}
+	if pub != nil && (!configured || pub.ni != e.name || pub.vlan != e.cfg.VLAN) {
+		for mac := range pub.macs {
+			t.st.DeleteMACEntry(pub.ni, mac, pub.vlan)
+			t.st.DeleteL2RIBEntry(pub.ni, mac)
+		}
+		delete(t.evis, id)
+		pub, only = nil, nil
+	}
+	if !configured {
+		return
+	}
+	if pub == nil {
+		pub = &publishedEVI{ni: e.name, vlan: e.cfg.VLAN, macs: map[route.MAC]bool{}}
+		t.evis[id] = pub
+	}
+	seen := make(map[route.MAC]bool, len(table))
+	for _, m := range table {
+		seen[m.MAC] = true
+		if only != nil && !only[m.MAC] {
+			continue
+		}
+		fib, rib := gnmi.FromEVPNMAC(id, pub.vlan, m, n.acs)
+		t.st.SetMACEntry(pub.ni, fib)
+		if err := t.st.SetL2RIBEntry(pub.ni, rib); err != nil {
+			t.d.log.Warn("telemetry: l2rib entry", "evi", id, "mac", m.MAC, "err", err)
+		}
+		pub.macs[m.MAC] = true
+	}
+	for mac := range pub.macs {
+		if seen[mac] || (only != nil && !only[mac]) {
+			continue
+		}
+		t.st.DeleteMACEntry(pub.ni, mac, pub.vlan)
+		t.st.DeleteL2RIBEntry(pub.ni, mac)
+		delete(pub.macs, mac)
+	}
+}
+
+func (t *telemetry) publishSegments(n names) {
+	seen := map[[2]any]bool{}
+	for _, s := range t.d.pe.Segments() {
+		name, ok := n.segments[s.ESI]
+		if !ok {
+			continue
+		}
+		t.st.SetEVPNSegment(name, s)
+		for _, df := range s.DF {
+			seen[[2]any{name, df.VLAN}] = true
+		}
+	}
+	for k := range t.dfs {
+		if !seen[k] {
+			t.st.DeleteDesignatedForwarder(k[0].(string), k[1].(uint16))
+		}
+	}
+	t.dfs = seen
+}
+
+// refresh republishes everything.
+func (t *telemetry) refresh(ctx context.Context) {
+	if t.d.pe != nil {
+		n := t.d.device.names()
+		for id := range t.evis {
+			if _, ok := n.evis[id]; !ok {
+				t.publishEVI(n, id, nil)
+			}
+		}
+		for id := range n.evis {
+			t.publishEVI(n, id, nil)
+		}
+		t.publishSegments(n)
+	}
+	t.poll(ctx)
+}
+
+// poll publishes BGP neighbor state and interface counters.
+func (t *telemetry) poll(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if nbs, err := t.d.speaker.Neighbors(ctx); err != nil {
+		t.d.log.Debug("telemetry: bgp neighbors", "err", err)
+	} else {
+		seen := map[netip.Addr]bool{}
+		for _, nb := range nbs {
+			seen[nb.Address] = true
+			t.st.SetBGPNeighbor(DefaultInstance, BGPProtocol, neighborState(nb))
+		}
+		for a := range t.neighbors {
+			if !seen[a] {
+				t.st.DeleteBGPNeighbor(DefaultInstance, BGPProtocol, a)
+			}
+		}
+		t.neighbors = seen
+	}
+	if t.d.sw == nil {
+		return
+	}
+	c, err := t.d.sw.Counters(ctx)
+	if err != nil {
+		t.d.log.Debug("telemetry: switch counters", "err", err)
+		return
+	}
+	n := t.d.device.names()
+	acPort := map[asic.ACID]uint32{}
+	for _, e := range n.evis {
+		for _, ac := range e.cfg.ACs {
+			acPort[ac.ID] = uint32(ac.Port)
+		}
+	}
+	perPort := map[uint32]asic.PacketCount{}
+	for ac, pc := range c.ACs {
+		if p, ok := acPort[ac]; ok {
+			x := perPort[p]
+			x.Packets += pc.Packets
+			x.Bytes += pc.Bytes
+			perPort[p] = x
+		}
+	}
+	for _, p := range t.d.cfg.Ports {
+		name := InterfaceName(p.ID)
+		pc := perPort[p.ID]
+		t.st.SetInterface(gnmi.InterfaceState{Name: name, OperStatus: "UP", AdminStatus: "UP", Ifindex: p.ID,
+			Counters: gnmi.InterfaceCounters{InPkts: pc.Packets, InOctets: pc.Bytes}})
+	}
+}
+
+func neighborState(nb bgp.NeighborState) gnmi.BGPNeighborState {
+	est := nb.State == "established"
+	transitions := uint64(nb.Flaps)
+	if est {
+		transitions++
+	}
+	return gnmi.BGPNeighborState{
+		Address: nb.Address, SessionState: gnmi.SessionState(strings.ToUpper(string(nb.State))),
+		EstablishedTransitions: transitions, LastEstablished: nb.EstablishedAt,
+		UpdatesSent: nb.UpdatesSent, UpdatesReceived: nb.UpdatesReceived, NotificationsRecved: nb.NotificationsReceived,
+		EVPN: &gnmi.AFISafiState{Active: est, Received: uint32(nb.Accepted), ReceivedPrePolicy: uint32(nb.Received),
+			Sent: uint32(nb.Advertised), Installed: uint32(nb.Accepted)},
+	}
+}
