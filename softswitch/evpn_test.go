@@ -103,9 +103,18 @@ func call(action string, params ...[]byte) ActionCall {
 	return ActionCall{Action: action, Params: params}
 }
 
+// evpnTarget is what evpnConfigure writes to: the softswitch, or BMv2
+// through P4Runtime (bmv2_test.go).
+type evpnTarget interface {
+	InsertEntry(table string, e TableEntry) error
+	InsertMember(profile string, m Member) error
+	InsertGroup(profile string, g Group) error
+	InsertMulticastGroup(g MulticastGroup) error
+}
+
 // evpnConfigure writes the forwarding state of the test PE, as the
 // controller would.
-func evpnConfigure(t testing.TB, s *Switch) {
+func evpnConfigure(t testing.TB, s evpnTarget) {
 	t.Helper()
 	must := func(err error) {
 		t.Helper()

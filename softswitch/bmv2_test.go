@@ -1,0 +1,392 @@
+//go:build linux
+
+package softswitch
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/vishvananda/netns"
+
+	"github.com/p4evpn/p4evpn/p4rt"
+)
+
+// The differential test: the same evpn.p4, the same forwarding state and
+// the same frames on the softswitch and on BMv2's simple_switch_grpc (run in
+// a network namespace of its own, on veth pairs, programmed over P4Runtime
+// through p4rt). Every frame out must be the same, port by port, in order.
+
+// bmv2Target writes the softswitch API's entities to BMv2 over P4Runtime.
+type bmv2Target struct {
+	ctx context.Context
+	c   *p4rt.Client
+}
+
+func (b *bmv2Target) write(u *p4v1.Update) error { return b.c.Write(b.ctx, []*p4v1.Update{u}) }
+
+func (b *bmv2Target) InsertEntry(table string, e TableEntry) error {
+	ix := b.c.Index()
+	ti, err := ix.Table(table)
+	if err != nil {
+		return err
+	}
+	pe := p4rt.TableEntry{Table: table, Priority: e.Priority}
+	for i, m := range e.Match {
+		if m.Value == nil {
+			continue
+		}
+		pe.Match = append(pe.Match, p4rt.Exact(ti.Fields[i].Name, m.Value))
+	}
+	switch {
+	case e.Action.IsGroup:
+		pe.Action = p4rt.GroupID(e.Action.GroupID)
+	case e.Action.IsMember:
+		pe.Action = p4rt.MemberID(e.Action.MemberID)
+	default:
+		a, err := b.call(e.Action.Action, e.Action.Params)
+		if err != nil {
+			return err
+		}
+		pe.Action = a
+	}
+	te, err := ix.BuildTableEntry(pe)
+	if err != nil {
+		return err
+	}
+	return b.write(p4rt.Insert(te))
+}
+
+func (b *bmv2Target) call(action string, params [][]byte) (*p4rt.ActionCall, error) {
+	ai, err := b.c.Index().Action(action)
+	if err != nil {
+		return nil, err
+	}
+	var ps []p4rt.Param
+	for i, v := range params {
+		ps = append(ps, p4rt.Arg(ai.Params[i].Name, v))
+	}
+	return p4rt.Action(action, ps...), nil
+}
+
+func (b *bmv2Target) InsertMember(profile string, m Member) error {
+	a, err := b.call(m.Action, m.Params)
+	if err != nil {
+		return err
+	}
+	pm, err := b.c.Index().BuildActionProfileMember(p4rt.ActionProfileMember{Profile: profile, MemberID: m.ID, Action: a})
+	if err != nil {
+		return err
+	}
+	return b.write(p4rt.Insert(pm))
+}
+
+func (b *bmv2Target) InsertGroup(profile string, g Group) error {
+	pg := p4rt.ActionProfileGroup{Profile: profile, GroupID: g.ID}
+	for _, m := range g.Members {
+		pg.Members = append(pg.Members, p4rt.GroupMember{MemberID: m.ID, Weight: int32(m.Weight)})
+	}
+	e, err := b.c.Index().BuildActionProfileGroup(pg)
+	if err != nil {
+		return err
+	}
+	return b.write(p4rt.Insert(e))
+}
+
+func (b *bmv2Target) InsertMulticastGroup(g MulticastGroup) error {
+	var rs []p4rt.Replica
+	for _, r := range g.Replicas {
+		rs = append(rs, p4rt.PortReplica(uint64(r.Port), uint32(r.Rid)))
+	}
+	e, err := p4rt.MulticastGroup(g.ID, rs...)
+	if err != nil {
+		return err
+	}
+	return b.write(p4rt.Insert(e))
+}
+
+// bmv2Rig is simple_switch_grpc in a namespace with four veth pairs, and the
+// host ends of the pairs as ports the test writes and reads.
+type bmv2Rig struct {
+	host map[uint32]*InterfacePort
+	rx   chan portFrame // every host port's frames, merged
+}
+
+type portFrame struct {
+	port  uint32
+	frame []byte
+}
+
+func startBMv2Rig(t *testing.T) (*bmv2Rig, evpnTarget) {
+	t.Helper()
+	bin, err := exec.LookPath("simple_switch_grpc")
+	if err != nil {
+		t.Skip("simple_switch_grpc is not on PATH: differential test against BMv2 skipped")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the BMv2 differential test needs root (network namespace, veth, AF_PACKET)")
+	}
+	if _, err := os.Stat(evpnJSON); err != nil {
+		t.Skipf("p4/build/evpn.json missing: %v", err)
+	}
+	ns := fmt.Sprintf("ssw-bmv2-%d", os.Getpid())
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() }) //nolint:errcheck // best effort
+	// No IPv6: the kernel would otherwise send its own frames on the links.
+	run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+	for p := 1; p <= 4; p++ {
+		run("ip", "-n", ns, "link", "add", fmt.Sprintf("bm%d", p), "type", "veth", "peer", "name", fmt.Sprintf("h%d", p))
+		run("ip", "-n", ns, "link", "set", fmt.Sprintf("bm%d", p), "up")
+		run("ip", "-n", ns, "link", "set", fmt.Sprintf("h%d", p), "up")
+	}
+	dir := t.TempDir()
+	sock := "unix://" + filepath.Join(dir, "p4rt.sock")
+	args := []string{"netns", "exec", ns, bin, "--no-p4", "--device-id", "1", "--log-level", "off",
+		"--notifications-addr", "ipc://" + filepath.Join(dir, "notify.ipc")}
+	for p := 1; p <= 4; p++ {
+		args = append(args, "-i", fmt.Sprintf("%d@bm%d", p, p))
+	}
+	args = append(args, "--", "--grpc-server-addr", sock, "--cpu-port", fmt.Sprint(evpnCPU))
+	cmd := exec.Command("ip", args...)
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	cmd.Stdout, cmd.Stderr = &lockedWriter{&logMu, &logs}, &lockedWriter{&logMu, &logs}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill() //nolint:errcheck // it is ours
+		cmd.Wait()         //nolint:errcheck // killed on purpose
+		if t.Failed() {
+			logMu.Lock()
+			t.Logf("simple_switch_grpc output:\n%s", logs.String())
+			logMu.Unlock()
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	var c *p4rt.Client
+	for c == nil {
+		if _, err := os.Stat(strings.TrimPrefix(sock, "unix://")); err == nil {
+			c, err = p4rt.Connect(ctx, sock, p4rt.WithDeviceID(1), p4rt.WithElectionID(p4rt.ElectionID{Low: 1}), p4rt.WithLogger(quietLogger))
+			if err != nil {
+				t.Fatalf("connect to simple_switch_grpc: %v", err)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("simple_switch_grpc never opened its P4Runtime socket")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.WaitPrimary(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pl, err := p4rt.LoadPipeline(strings.TrimSuffix(evpnJSON, ".json")+".p4info.txtpb", evpnJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetPipeline(ctx, pl); err != nil {
+		t.Fatal(err)
+	}
+
+	rig := &bmv2Rig{host: map[uint32]*InterfacePort{}, rx: make(chan portFrame, 4096)}
+	func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer orig.Close()
+		h, err := netns.GetFromName(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			t.Fatal(err)
+		}
+		defer netns.Set(orig) //nolint:errcheck // the thread is locked; restoring is best effort
+		for p := uint32(1); p <= 4; p++ {
+			ip, err := OpenInterface(fmt.Sprintf("h%d", p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rig.host[p] = ip
+		}
+	}()
+	for p, ip := range rig.host {
+		go func() {
+			buf := make([]byte, 9000)
+			for {
+				n, err := ip.Read(buf)
+				if err != nil {
+					return
+				}
+				rig.rx <- portFrame{p, append([]byte(nil), buf[:n]...)}
+			}
+		}()
+		t.Cleanup(func() { ip.Close() })
+	}
+	return rig, &bmv2Target{ctx: ctx, c: c}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Markers bound the output of one input frame without timing. BMv2 reads
+// its ports in separate threads, so only frames entering by the same port
+// keep their order: after the input, a "port marker" enters by the same
+// port and floods; once a copy of it comes out, the input has been through
+// ingress. Then the "end marker" floods from port 2's untagged AC to every
+// port, and each port's frames before it are the input's output (BMv2 keeps
+// each egress port's frames in order).
+var (
+	macPortMarker = net.HardwareAddr{0x02, 0xee, 0, 0, 0, 0xaa}
+	macEndMarker  = net.HardwareAddr{0x02, 0xee, 0, 0, 0, 0xee}
+)
+
+func portMarker(t testing.TB, port uint32) []byte {
+	switch port {
+	case pAccess1:
+		return frame(t, tagged(100, macBcast, macPortMarker)...)
+	case pAccess2:
+		return frame(t, customer(macBcast, macPortMarker)...)
+	}
+	return frame(t, encap(macPE, []uint32{lblBUM}, false, customer(macBcast, macPortMarker)...)...)
+}
+
+func hasSource(f []byte, mac net.HardwareAddr) bool { return bytes.Contains(f, mac) }
+
+// run sends one frame into BMv2 and returns what came out, by port.
+func (r *bmv2Rig) run(t *testing.T, port uint32, in []byte) map[uint32][][]byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out := map[uint32][][]byte{}
+	next := func() portFrame {
+		select {
+		case pf := <-r.rx:
+			return pf
+		case <-ctx.Done():
+			t.Fatal("BMv2 stopped sending the markers")
+			return portFrame{}
+		}
+	}
+	if err := r.host[port].Write(in); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.host[port].Write(portMarker(t, port)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		pf := next()
+		if hasSource(pf.frame, macPortMarker) {
+			break
+		}
+		out[pf.port] = append(out[pf.port], pf.frame)
+	}
+	if err := r.host[pAccess2].Write(frame(t, customer(macBcast, macEndMarker)...)); err != nil {
+		t.Fatal(err)
+	}
+	ended := map[uint32]bool{}
+	for len(ended) < 4 {
+		pf := next()
+		switch {
+		case hasSource(pf.frame, macEndMarker):
+			ended[pf.port] = true
+		case hasSource(pf.frame, macPortMarker):
+		default:
+			out[pf.port] = append(out[pf.port], pf.frame)
+		}
+	}
+	return out
+}
+
+func TestEVPNAgreesWithBMv2(t *testing.T) {
+	rig, bm := startBMv2Rig(t)
+	evpnConfigure(t, bm)
+	s, far := evpnLoad(t)
+
+	type input struct {
+		desc  string
+		port  uint32
+		frame []byte
+	}
+	var inputs []input
+	add := func(desc string, port uint32, ls ...gopacket.SerializableLayer) {
+		inputs = append(inputs, input{desc, port, frame(t, ls...)})
+	}
+	add("known unicast to a local AC", pAccess1, tagged(100, macHostB, macHostA)...)
+	add("untagged AC to a tagged AC", pAccess2, customer(macHostA, macHostB)...)
+	add("known unicast to a remote PE", pAccess1, tagged(100, macRemote1, macHostA)...)
+	add("unknown (port, VLAN)", pAccess1, tagged(999, macHostB, macHostA)...)
+	add("discard MAC", pAccess1, tagged(100, macBlack, macHostA)...)
+	add("multicast source MAC", pAccess1, tagged(100, macHostB, net.HardwareAddr{0x03, 0, 0, 0, 0, 1})...)
+	add("three VLAN tags", pAccess1, eth(macHostB, macHostA, layers.EthernetTypeDot1Q), tag(100, layers.EthernetTypeDot1Q), tag(101, layers.EthernetTypeDot1Q), tag(102, 0x88b5))
+	add("QinQ on an AC that is not one", pAccess1, eth(macHostB, macHostA, layers.EthernetTypeQinQ), tag(100, layers.EthernetTypeDot1Q), tag(7, 0x88b5))
+	add("core: transport and service label", pCore1, encap(macPE, []uint32{lblTransportIn, lblUnicast}, false, customer(macHostB, macRemote1)...)...)
+	add("core: label not ours", pCore1, encap(macPE, []uint32{4444}, false, customer(macHostB, macRemote1)...)...)
+	add("core: BUM label with ESI label", pCore2, encap(macPE, []uint32{lblBUM, lblESI}, false, customer(macBcast, macRemote1)...)...)
+	add("core: BUM label, DF", pCore1, encap(macPE, []uint32{lblBUM}, false, customer(macBcast, macRemote1)...)...)
+	add("core: control word", pCore1, encap(macPE, []uint32{lblUnicast | 0x80000}, true, customer(macHostB, macRemote1)...)...)
+	add("broadcast from a single-homed AC", pAccess1, tagged(100, macBcast, macHostA)...)
+	add("broadcast from the multihomed AC", pAccess2, tagged(100, macBcast, macHostB)...)
+	add("unknown unicast", pAccess2, customer(macNew, macHostB)...)
+	for i := 0; i < 64; i++ {
+		add(fmt.Sprintf("aliasing flow %d", i), pAccess1, tagged(100, macAlias, net.HardwareAddr{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)})...)
+	}
+	add("runt", pAccess1, eth(macHostB, macHostA, 0x8100))
+
+	for _, in := range inputs {
+		s.Process(in.port, in.frame)
+		want := map[uint32][][]byte{}
+		for _, o := range drain(far) {
+			want[o.Port] = append(want[o.Port], o.Frame)
+		}
+		got := rig.run(t, in.port, in.frame)
+		// Copies to one port may leave in any order (the replication
+		// engines order replicas differently); compare them as sets.
+		for _, m := range []map[uint32][][]byte{want, got} {
+			for _, fs := range m {
+				sort.Slice(fs, func(i, j int) bool { return bytes.Compare(fs[i], fs[j]) < 0 })
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: softswitch (-) and BMv2 (+) disagree:\n%s", in.desc, diff)
+		}
+	}
+}
