@@ -224,14 +224,6 @@ func encap(nh net.HardwareAddr, labels []uint32, cw bool, inner ...gopacket.Seri
 	return append(ls, inner...)
 }
 
-func cat(parts ...[]gopacket.SerializableLayer) []gopacket.SerializableLayer {
-	var out []gopacket.SerializableLayer
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
 type evpnOut struct {
 	Port  uint32
 	Frame []byte
