@@ -50,9 +50,12 @@ func startBMv2(t *testing.T) string {
 		defer l.Close()
 		return l.Addr().(*net.TCPAddr).Port
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	grpcPort := freePort()
+	addr := fmt.Sprintf("127.0.0.1:%d", grpcPort)
+	// A notification socket of its own, so that BMv2s of parallel tests
+	// with the same device id do not collide.
 	cmd := exec.Command(bin, "--no-p4", "--device-id", fmt.Sprint(deviceID), "--log-level", "off",
-		"--thrift-port", fmt.Sprint(freePort()), "--", "--grpc-server-addr", addr, "--cpu-port", fmt.Sprint(p4.CPUPort))
+		"--notifications-addr", fmt.Sprintf("ipc://%s/bmv2-%d.ipc", t.TempDir(), grpcPort), "--", "--grpc-server-addr", addr, "--cpu-port", fmt.Sprint(p4.CPUPort))
 	var logs strings.Builder
 	var mu sync.Mutex
 	cmd.Stdout = writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(b) })
