@@ -1,12 +1,12 @@
-// misc.p4: constructs the other test programs and evpn.p4 do not use.
+// misc.p4: constructs the other test programs and evpn.p4 do not use
+// (parser value sets are in ../value_set).
 // The frame is an Ethernet header, a `cmd` header and then, selected by
 // cmd.kind, either a `small` or a `big` member of a header_union. Ingress
 // writes results into a `res` header appended after the union and sends the
 // frame back out of its ingress port.
 //
-//   parser value_set `kinds`: cmd.kind values in the set are parsed as the
-//     union's `big` member; 1 selects `small`; anything else is not parsed
-//     (res.parsed = 0).
+//   parser: cmd.kind 1 parses the union's `small` member, 2 its `big`
+//     member; anything else is not parsed (res.parsed = 0).
 //   cmd.op 1: res.sat_add = cmd.a |+| cmd.b, res.sat_sub = cmd.a |-| cmd.b (bit<8>)
 //   cmd.op 2: meter `m` (indirect, packets) at index cmd.a: res.color
 //   cmd.op 3: table `dm` with a direct meter: res.color from the direct meter
@@ -66,14 +66,12 @@ struct meta_t {
 }
 
 parser prs(packet_in pkt, out headers_t h, inout meta_t m, inout standard_metadata_t sm) {
-    value_set<bit<8>>(4) kinds;
-
     state start {
         pkt.extract(h.eth);
         pkt.extract(h.cmd);
         transition select(h.cmd.kind) {
             1: parse_small;
-            kinds: parse_big;
+            2: parse_big;
             default: accept;
         }
     }
