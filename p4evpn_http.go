@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,8 +79,9 @@ type NeighborRow struct {
 	Advertised uint64 `json:"advertised"`
 }
 
-// TableRow is one entry of GET /api/p4/table: match fields and action
-// parameters in hex.
+// TableRow is one entry of GET /api/p4/table. Match fields and action
+// parameters are rendered by formatValue: MACs as aa:bb:cc:dd:ee:ff,
+// values up to 64 bits in decimal, longer ones in hex.
 type TableRow struct {
 	Match    map[string]string `json:"match"`
 	Priority int32             `json:"priority,omitempty"`
@@ -304,9 +306,9 @@ func (d *Daemon) Table(ctx context.Context, name string) (TableDump, error) {
 		}
 		row := TableRow{Match: map[string]string{}, Priority: e.Priority}
 		for _, m := range e.Match {
-			v := hex.EncodeToString(m.Value)
+			v := formatValue(m.Field, m.Value)
 			if len(m.Mask) > 0 {
-				v += "&&&" + hex.EncodeToString(m.Mask)
+				v += "&&&0x" + hex.EncodeToString(m.Mask)
 			}
 			if m.PrefixLen > 0 {
 				v += "/" + strconv.Itoa(int(m.PrefixLen))
@@ -319,7 +321,7 @@ func (d *Daemon) Table(ctx context.Context, name string) (TableDump, error) {
 			if len(a.Params) > 0 {
 				row.Params = map[string]string{}
 				for _, p := range a.Params {
-					row.Params[p.Name] = hex.EncodeToString(p.Value)
+					row.Params[p.Name] = formatValue(p.Name, p.Value)
 				}
 			}
 		case p4rt.GroupID:
@@ -330,6 +332,23 @@ func (d *Daemon) Table(ctx context.Context, name string) (TableDump, error) {
 		out.Entries = append(out.Entries, row)
 	}
 	return out, nil
+}
+
+// formatValue renders a canonical P4Runtime bytestring for an operator.
+func formatValue(name string, b []byte) string {
+	if strings.Contains(strings.ToLower(name), "mac") && len(b) <= 6 {
+		var m [6]byte
+		copy(m[6-len(b):], b)
+		return net.HardwareAddr(m[:]).String()
+	}
+	if len(b) <= 8 {
+		var v uint64
+		for _, x := range b {
+			v = v<<8 | uint64(x)
+		}
+		return strconv.FormatUint(v, 10)
+	}
+	return "0x" + hex.EncodeToString(b)
 }
 
 func (d *Daemon) apiTable(w http.ResponseWriter, r *http.Request) {
@@ -427,5 +446,3 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.recon, prometheus.GaugeValue, float64(n))
 }
-
-
