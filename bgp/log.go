@@ -17,22 +17,32 @@ import (
 // the session goroutine before the server hears of the change.
 const peerDownMessage = "Peer Down"
 
-// slogAdapter makes a *slog.Logger satisfy GoBGP's logger interface and
-// remembers the last session-down reason per neighbor.
+// sessionFreedMessage is what GoBGP v3.37.0 logs (server.go, Serve) once a
+// deleted neighbor's session goroutines have all returned, with the neighbor
+// address in "Key".
+const sessionFreedMessage = "freed fsm.h"
+
+// slogAdapter makes a *slog.Logger satisfy GoBGP's logger interface,
+// remembers the last session-down reason per neighbor, and notes neighbors
+// whose session goroutines GoBGP has freed.
 type slogAdapter struct {
 	log *slog.Logger
 	// onPeerDown is called for every peerDownMessage; when it returns
 	// false the reason is kept for takeDownReason. It must not block.
 	onPeerDown func(neighbor, reason string) bool
 
-	// mu guards level and downReason.
+	// mu guards level, downReason, freed and freedCh.
 	mu         sync.Mutex
 	level      gobgplog.LogLevel
 	downReason map[string]string
+	freed      map[string]bool
+	// freedCh is closed and replaced whenever a session is freed.
+	freedCh chan struct{}
 }
 
 func newSlogAdapter(l *slog.Logger, onPeerDown func(neighbor, reason string) bool) *slogAdapter {
-	a := &slogAdapter{log: l, onPeerDown: onPeerDown, downReason: make(map[string]string)}
+	a := &slogAdapter{log: l, onPeerDown: onPeerDown, downReason: make(map[string]string),
+		freed: make(map[string]bool), freedCh: make(chan struct{})}
 	// GoBGP asks GetLevel before building expensive debug records.
 	a.level = gobgplog.InfoLevel
 	if l.Enabled(context.Background(), slog.LevelDebug) {
@@ -113,9 +123,41 @@ func (a *slogAdapter) Info(msg string, fields gobgplog.Fields) {
 	a.emit(slog.LevelInfo, msg, fields)
 }
 
-// Debug logs at debug level.
+// Debug logs at debug level and notes freed sessions.
 func (a *slogAdapter) Debug(msg string, fields gobgplog.Fields) {
+	if msg == sessionFreedMessage {
+		if key, _ := fields["Key"].(string); key != "" {
+			a.mu.Lock()
+			a.freed[key] = true
+			close(a.freedCh)
+			a.freedCh = make(chan struct{})
+			a.mu.Unlock()
+		}
+	}
 	a.emit(slog.LevelDebug, msg, fields)
+}
+
+// expectFree forgets that the neighbor's session was freed, before the
+// neighbor is deleted (again).
+func (a *slogAdapter) expectFree(neighbor string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.freed, neighbor)
+}
+
+// sessionFreed reports whether GoBGP has freed the neighbor's session
+// goroutines since it was last deleted.
+func (a *slogAdapter) sessionFreed(neighbor string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.freed[neighbor]
+}
+
+// freedSignal returns a channel closed at the next freed session.
+func (a *slogAdapter) freedSignal() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.freedCh
 }
 
 // SetLevel is called by GoBGP's SetLogLevel API; the slog handler still

@@ -273,6 +273,7 @@ func (s *Speaker) Close() error {
 		s.cbMu.Lock()
 		s.closed = true
 		s.cbMu.Unlock()
+		s.deleteNeighborsAndWait()
 		s.srv.Stop()
 		s.qmu.Lock()
 		s.wake.Broadcast()
@@ -281,6 +282,43 @@ func (s *Speaker) Close() error {
 		close(s.events)
 	})
 	return nil
+}
+
+// closeGrace bounds how long Close waits for GoBGP's session goroutines.
+const closeGrace = 10 * time.Second
+
+// deleteNeighborsAndWait removes every neighbor and waits until GoBGP has
+// freed each one's session goroutines. GoBGP's StopBgp clears the global
+// configuration while those goroutines may still be parsing an UPDATE that
+// reads it (a data race in GoBGP v3.37.0); with no neighbors left, StopBgp
+// has nothing to race with. GoBGP reports a freed session only in its
+// "freed fsm.h" log record, which the log adapter passes on.
+func (s *Speaker) deleteNeighborsAndWait() {
+	var addrs []string
+	if err := s.srv.ListPeer(context.Background(), &api.ListPeerRequest{}, func(p *api.Peer) {
+		addrs = append(addrs, p.GetConf().GetNeighborAddress())
+	}); err != nil {
+		s.log.Warn("close: cannot list neighbors", "err", err)
+		return
+	}
+	for _, a := range addrs {
+		s.glog.expectFree(a)
+		if err := s.srv.DeletePeer(context.Background(), &api.DeletePeerRequest{Address: a}); err != nil {
+			s.log.Warn("close: cannot delete neighbor", "neighbor", a, "err", err)
+		}
+	}
+	deadline := time.NewTimer(closeGrace)
+	defer deadline.Stop()
+	for _, a := range addrs {
+		for !s.glog.sessionFreed(a) {
+			select {
+			case <-s.glog.freedSignal():
+			case <-deadline.C:
+				s.log.Warn("close: GoBGP did not free a neighbor's session in time", "neighbor", a, "wait", closeGrace)
+				return
+			}
+		}
+	}
 }
 
 // sendLoop hands queued events to the Events channel. It is the only
@@ -754,7 +792,9 @@ type NeighborState struct {
 	UpdatesReceived, UpdatesSent, NotificationsReceived uint64
 }
 
-// Neighbors returns the state of every configured session.
+// Neighbors returns the state of every configured session. The table can
+// lag a PeerDown event briefly: PeerDown is reported from GoBGP's session
+// goroutine, before GoBGP's server loop records the new state.
 func (s *Speaker) Neighbors(ctx context.Context) ([]NeighborState, error) {
 	var out []NeighborState
 	var bad error
