@@ -40,14 +40,32 @@ var testPorts = []uint32{accessPort1, accessPort2, corePort1, corePort2}
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// rig is a softswitch with a P4Runtime server and in-memory ports.
+// dataplane is where a test sends and receives frames: the softswitch's
+// in-memory ports, or veth pairs into BMv2.
+type dataplane interface {
+	write(port uint32, frame []byte) error
+	read(ctx context.Context, port uint32) ([]byte, error)
+	tryRead(port uint32) ([]byte, bool)
+}
+
+// memPorts are the test's ends of the softswitch's in-memory links.
+type memPorts map[uint32]*softswitch.MemPort
+
+func (m memPorts) write(port uint32, frame []byte) error { return m[port].Write(frame) }
+func (m memPorts) read(ctx context.Context, port uint32) ([]byte, error) {
+	return m[port].Recv(ctx)
+}
+func (m memPorts) tryRead(port uint32) ([]byte, bool) { return m[port].TryRecv() }
+
+// rig is a P4Runtime target running no program yet, with the test PE's
+// ports: the softswitch with in-memory ports (startRig) or BMv2 with veth
+// pairs (startBMv2Rig).
 type rig struct {
-	t     testing.TB
-	addr  string
-	sw    *softswitch.Switch
-	srv   *p4rtserver.Server
-	ports map[uint32]*softswitch.MemPort // the test's end of each port
-	stop  func()
+	t    testing.TB
+	name string
+	addr string
+	dp   dataplane
+	stop func()
 }
 
 // hitless makes the engine a HitTracker whose entries are never hit, so
@@ -60,22 +78,24 @@ func (hitless) LastHit(string, *p4rtserver.Entry) (time.Time, error) { return ti
 // startRig serves a softswitch at addr ("127.0.0.1:0" for any port).
 func startRig(t testing.TB, addr string, idle bool) *rig {
 	t.Helper()
-	r := &rig{t: t, ports: map[uint32]*softswitch.MemPort{}}
-	r.sw = softswitch.New(softswitch.Config{CPUPort: p4.CPUPort, Logger: quietLogger()})
+	r := &rig{t: t, name: "softswitch"}
+	sw := softswitch.New(softswitch.Config{CPUPort: p4.CPUPort, Logger: quietLogger()})
+	ports := memPorts{}
 	for _, p := range testPorts {
 		a, b := softswitch.NewLink(1024)
-		if err := r.sw.AddPort(p, a, ""); err != nil {
+		if err := sw.AddPort(p, a, ""); err != nil {
 			t.Fatal(err)
 		}
-		r.ports[p] = b
+		ports[p] = b
 	}
-	var dev p4rtserver.Device = p4rtserver.NewEngineDevice(r.sw)
+	r.dp = ports
+	var dev p4rtserver.Device = p4rtserver.NewEngineDevice(sw)
 	opts := []p4rtserver.Option{p4rtserver.WithDeviceID(deviceID), p4rtserver.WithLogger(quietLogger())}
 	if idle {
 		dev = hitless{dev.(*p4rtserver.EngineDevice)}
 		opts = append(opts, p4rtserver.WithIdleScan(10*time.Millisecond))
 	}
-	r.srv = p4rtserver.New(dev, opts...)
+	srv := p4rtserver.New(dev, opts...)
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +103,7 @@ func startRig(t testing.TB, addr string, idle bool) *rig {
 	r.addr = lis.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.srv.Serve(ctx, lis) }()
+	go func() { done <- srv.Serve(ctx, lis) }()
 	stopped := false
 	r.stop = func() {
 		if stopped {
@@ -94,8 +114,8 @@ func startRig(t testing.TB, addr string, idle bool) *rig {
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
-		r.srv.Close()
-		r.sw.Close()
+		srv.Close()
+		sw.Close()
 	}
 	t.Cleanup(r.stop)
 	return r
@@ -252,7 +272,7 @@ func mpls(t testing.TB, nh asic.MAC, labels []uint32, cw bool, dst, src asic.MAC
 
 func (r *rig) send(t testing.TB, port uint32, frame []byte) {
 	t.Helper()
-	if err := r.ports[port].Write(frame); err != nil {
+	if err := r.dp.write(port, frame); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -262,9 +282,9 @@ func (r *rig) recv(t testing.TB, port uint32) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	f, err := r.ports[port].Recv(ctx)
+	f, err := r.dp.read(ctx, port)
 	if err != nil {
-		t.Fatalf("no frame on port %d: %v", port, err)
+		t.Fatalf("%s: no frame on port %d: %v", r.name, port, err)
 	}
 	return f
 }
@@ -275,7 +295,7 @@ func (r *rig) drain(t testing.TB) map[uint32][][]byte {
 	out := map[uint32][][]byte{}
 	for _, p := range testPorts {
 		for {
-			f, ok := r.ports[p].TryRecv()
+			f, ok := r.dp.tryRead(p)
 			if !ok {
 				break
 			}

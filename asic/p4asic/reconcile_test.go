@@ -79,83 +79,85 @@ func richState() []asic.Entity {
 // Read gives back exactly what was written, whatever the tables had to
 // keep in metadata or derive; a second controller reads the same.
 func TestReadRoundTrip(t *testing.T) {
-	r := startRig(t, "127.0.0.1:0", false)
-	sw := newSwitch(t, r.addr, 1)
-	want := sortEntities(richState())
-	write(t, sw, sets(want...)...)
-	if diff := gocmp.Diff(want, read(t, sw), entityCmp); diff != "" {
-		t.Errorf("Read (-want +got):\n%s", diff)
-	}
-	sw.Close()
-	restarted := newSwitch(t, r.addr, 2)
-	if diff := gocmp.Diff(want, read(t, restarted), entityCmp); diff != "" {
-		t.Errorf("Read by a restarted controller (-want +got):\n%s", diff)
-	}
+	forEachTarget(t, func(t *testing.T, r *rig) {
+		sw := newSwitch(t, r.addr, 1)
+		want := sortEntities(richState())
+		write(t, sw, sets(want...)...)
+		if diff := gocmp.Diff(want, read(t, sw), entityCmp); diff != "" {
+			t.Errorf("Read (-want +got):\n%s", diff)
+		}
+		sw.Close()
+		restarted := newSwitch(t, r.addr, 2)
+		if diff := gocmp.Diff(want, read(t, restarted), entityCmp); diff != "" {
+			t.Errorf("Read by a restarted controller (-want +got):\n%s", diff)
+		}
+	})
 }
 
 // After a controller restart, reconciling the same desired state writes
 // nothing; an entry corrupted behind the controller's back is found and
 // rewritten, and only it; traffic follows the repaired entry.
 func TestReconcileAfterControllerRestart(t *testing.T) {
-	r := startRig(t, "127.0.0.1:0", false)
-	desired := richState()
-	first := newSwitch(t, r.addr, 1)
-	if n := reconcile(t, first, desired); n != len(desired) {
-		t.Errorf("first reconcile wrote %d updates, want %d", n, len(desired))
-	}
-	first.Close()
+	forEachTarget(t, func(t *testing.T, r *rig) {
+		desired := richState()
+		first := newSwitch(t, r.addr, 1)
+		if n := reconcile(t, first, desired); n != len(desired) {
+			t.Errorf("first reconcile wrote %d updates, want %d", n, len(desired))
+		}
+		first.Close()
 
-	sw := newSwitch(t, r.addr, 2)
-	if n := reconcile(t, sw, desired); n != 0 {
-		t.Errorf("reconcile after restart wrote %d updates, want 0", n)
-	}
+		sw := newSwitch(t, r.addr, 2)
+		if n := reconcile(t, sw, desired); n != 0 {
+			t.Errorf("reconcile after restart wrote %d updates, want 0", n)
+		}
 
-	// Corrupt the FDB entry of remoteMAC: point it at the wrong label.
-	ix := sw.Client().Index()
-	corrupt, err := ix.BuildTableEntry(p4rt.TableEntry{Table: p4.TableFDB,
-		Match:  []p4rt.FieldMatch{p4rt.Exact(p4.FieldBD, p4rt.Uint(bd)), p4rt.Exact(p4.FieldMAC, remoteMAC[:])},
-		Action: p4rt.Action(p4.ActionToRemotePE, p4rt.Arg(p4.FieldPE, p4rt.Uint(pe1)), p4rt.Arg(p4.FieldLabel, p4rt.Uint(9999)))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := sw.Client().Write(ctx, []*p4v1.Update{p4rt.Modify(corrupt)}); err != nil {
-		t.Fatal(err)
-	}
-	r.send(t, accessPort1, tagged(t, vlan1, remoteMAC, hostA))
-	if diff := gocmp.Diff(mpls(t, nextHop1, []uint32{9999}, false, remoteMAC, hostA), r.recv(t, corePort1)); diff != "" {
-		t.Fatalf("corrupted entry not in effect (-want +got):\n%s", diff)
-	}
-	if n := reconcile(t, sw, desired); n != 1 {
-		t.Errorf("reconcile of one corrupted entry wrote %d updates, want 1", n)
-	}
-	r.send(t, accessPort1, tagged(t, vlan1, remoteMAC, hostA))
-	if diff := gocmp.Diff(mpls(t, nextHop1, []uint32{macLabel1}, false, remoteMAC, hostA), r.recv(t, corePort1)); diff != "" {
-		t.Errorf("after repair (-want +got):\n%s", diff)
-	}
+		// Corrupt the FDB entry of remoteMAC: point it at the wrong label.
+		ix := sw.Client().Index()
+		corrupt, err := ix.BuildTableEntry(p4rt.TableEntry{Table: p4.TableFDB,
+			Match:  []p4rt.FieldMatch{p4rt.Exact(p4.FieldBD, p4rt.Uint(bd)), p4rt.Exact(p4.FieldMAC, remoteMAC[:])},
+			Action: p4rt.Action(p4.ActionToRemotePE, p4rt.Arg(p4.FieldPE, p4rt.Uint(pe1)), p4rt.Arg(p4.FieldLabel, p4rt.Uint(9999)))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := sw.Client().Write(ctx, []*p4v1.Update{p4rt.Modify(corrupt)}); err != nil {
+			t.Fatal(err)
+		}
+		r.send(t, accessPort1, tagged(t, vlan1, remoteMAC, hostA))
+		if diff := gocmp.Diff(mpls(t, nextHop1, []uint32{9999}, false, remoteMAC, hostA), r.recv(t, corePort1)); diff != "" {
+			t.Fatalf("corrupted entry not in effect (-want +got):\n%s", diff)
+		}
+		if n := reconcile(t, sw, desired); n != 1 {
+			t.Errorf("reconcile of one corrupted entry wrote %d updates, want 1", n)
+		}
+		r.send(t, accessPort1, tagged(t, vlan1, remoteMAC, hostA))
+		if diff := gocmp.Diff(mpls(t, nextHop1, []uint32{macLabel1}, false, remoteMAC, hostA), r.recv(t, corePort1)); diff != "" {
+			t.Errorf("after repair (-want +got):\n%s", diff)
+		}
 
-	// Delete half of an entity (the egress side of AC 1): the AC is
-	// rewritten, and what depends on it reads back whole.
-	acEgress, err := ix.BuildTableEntry(p4rt.TableEntry{Table: p4.TableACEgress, Match: []p4rt.FieldMatch{p4rt.Exact(p4.FieldAC, p4rt.Uint(ac1))}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sw.Client().Write(ctx, []*p4v1.Update{p4rt.Delete(acEgress)}); err != nil {
-		t.Fatal(err)
-	}
-	if n := reconcile(t, sw, desired); n == 0 {
-		t.Error("reconcile after deleting ac_egress of AC 1 wrote nothing")
-	}
-	if diff := gocmp.Diff(sortEntities(desired), read(t, sw), entityCmp); diff != "" {
-		t.Errorf("Read after repair (-want +got):\n%s", diff)
-	}
-	if n := reconcile(t, sw, desired); n != 0 {
-		t.Errorf("second reconcile wrote %d updates, want 0", n)
-	}
-	r.send(t, corePort1, mpls(t, coreMAC, []uint32{unicastLbl}, false, hostA, remoteMAC))
-	if diff := gocmp.Diff(tagged(t, vlan1, hostA, remoteMAC), r.recv(t, accessPort1)); diff != "" {
-		t.Errorf("to AC 1 after repair (-want +got):\n%s", diff)
-	}
+		// Delete half of an entity (the egress side of AC 1): the AC is
+		// rewritten, and what depends on it reads back whole.
+		acEgress, err := ix.BuildTableEntry(p4rt.TableEntry{Table: p4.TableACEgress, Match: []p4rt.FieldMatch{p4rt.Exact(p4.FieldAC, p4rt.Uint(ac1))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sw.Client().Write(ctx, []*p4v1.Update{p4rt.Delete(acEgress)}); err != nil {
+			t.Fatal(err)
+		}
+		if n := reconcile(t, sw, desired); n == 0 {
+			t.Error("reconcile after deleting ac_egress of AC 1 wrote nothing")
+		}
+		if diff := gocmp.Diff(sortEntities(desired), read(t, sw), entityCmp); diff != "" {
+			t.Errorf("Read after repair (-want +got):\n%s", diff)
+		}
+		if n := reconcile(t, sw, desired); n != 0 {
+			t.Errorf("second reconcile wrote %d updates, want 0", n)
+		}
+		r.send(t, corePort1, mpls(t, coreMAC, []uint32{unicastLbl}, false, hostA, remoteMAC))
+		if diff := gocmp.Diff(tagged(t, vlan1, hostA, remoteMAC), r.recv(t, accessPort1)); diff != "" {
+			t.Errorf("to AC 1 after repair (-want +got):\n%s", diff)
+		}
+	})
 }
 
 // A target that restarts without its pipeline gets it back from the
@@ -196,77 +198,78 @@ func TestReconcileAfterTargetRestart(t *testing.T) {
 // The asic.Switch contract: references checked both ways, idempotent Set
 // and Delete, per-update errors aligned with the input, bad values named.
 func TestWriteContract(t *testing.T) {
-	r := startRig(t, "127.0.0.1:0", false)
-	sw := newSwitch(t, r.addr, 1)
-	write(t, sw, sets(baseState()...)...)
-	for _, tc := range []struct {
-		desc    string
-		updates []asic.Update
-		wantErr []error // per update; nil = applied
-	}{
-		{
-			desc:    "replaying the state is harmless",
-			updates: sets(baseState()...),
-			wantErr: make([]error, len(baseState())),
-		},
-		{
-			desc: "missing references",
-			updates: []asic.Update{
-				asic.Set(asic.FDBEntry{BD: bd, MAC: hostB, Dest: asic.Destination{Kind: asic.ToRemotePE, PE: 99, Label: 5000}}),
-				asic.Set(asic.AttachmentCircuit{ID: 50, Port: 9, VLAN: 5, BD: bd}),
-				asic.Set(asic.FDBEntry{BD: bd, MAC: hostB, Dest: asic.Destination{Kind: asic.ToAC, AC: ac1}}),
+	forEachTarget(t, func(t *testing.T, r *rig) {
+		sw := newSwitch(t, r.addr, 1)
+		write(t, sw, sets(baseState()...)...)
+		for _, tc := range []struct {
+			desc    string
+			updates []asic.Update
+			wantErr []error // per update; nil = applied
+		}{
+			{
+				desc:    "replaying the state is harmless",
+				updates: sets(baseState()...),
+				wantErr: make([]error, len(baseState())),
 			},
-			wantErr: []error{asic.ErrMissingReference, asic.ErrMissingReference, nil},
-		},
-		{
-			desc: "still referenced",
-			updates: []asic.Update{
-				asic.Delete(asic.RemotePE{ID: pe1}),
-				asic.Delete(asic.AliasingGroup{ID: group}),
-				asic.Delete(asic.FDBEntry{BD: bd, MAC: hostB}),
-				asic.Delete(asic.FDBEntry{BD: bd, MAC: hostB}),
+			{
+				desc: "missing references",
+				updates: []asic.Update{
+					asic.Set(asic.FDBEntry{BD: bd, MAC: hostB, Dest: asic.Destination{Kind: asic.ToRemotePE, PE: 99, Label: 5000}}),
+					asic.Set(asic.AttachmentCircuit{ID: 50, Port: 9, VLAN: 5, BD: bd}),
+					asic.Set(asic.FDBEntry{BD: bd, MAC: hostB, Dest: asic.Destination{Kind: asic.ToAC, AC: ac1}}),
+				},
+				wantErr: []error{asic.ErrMissingReference, asic.ErrMissingReference, nil},
 			},
-			wantErr: []error{asic.ErrStillReferenced, asic.ErrStillReferenced, nil, nil},
-		},
-		{
-			desc: "values out of range or reserved",
-			updates: []asic.Update{
-				asic.Set(asic.BridgeDomain{ID: 5000, UnicastLabel: 100}),
-				asic.Set(asic.BridgeDomain{ID: 30, UnicastLabel: 3}),
-				asic.Set(asic.AttachmentCircuit{ID: 60, Port: accessPort1, VLAN: 0, InnerVLAN: 7, BD: bd}),
-				asic.Set(asic.Port{ID: p4.CPUPort, Kind: asic.PortAccess}),
-				asic.Set(asic.BridgeDomain{ID: 31, UnicastLabel: unicastLbl}),
+			{
+				desc: "still referenced",
+				updates: []asic.Update{
+					asic.Delete(asic.RemotePE{ID: pe1}),
+					asic.Delete(asic.AliasingGroup{ID: group}),
+					asic.Delete(asic.FDBEntry{BD: bd, MAC: hostB}),
+					asic.Delete(asic.FDBEntry{BD: bd, MAC: hostB}),
+				},
+				wantErr: []error{asic.ErrStillReferenced, asic.ErrStillReferenced, nil, nil},
 			},
-			wantErr: []error{errAny, errAny, errAny, errAny, errAny},
-		},
-	} {
-		t.Run(tc.desc, func(t *testing.T) {
-			err := sw.Write(context.Background(), tc.updates)
-			var got []error
-			var werr *asic.WriteError
-			switch {
-			case err == nil:
-				got = make([]error, len(tc.updates))
-			case errors.As(err, &werr):
-				got = werr.Errors
-			default:
-				t.Fatalf("Write: %v, want nil or a *asic.WriteError", err)
-			}
-			for i := range tc.updates {
-				switch want := tc.wantErr[i]; {
-				case want == nil && got[i] != nil:
-					t.Errorf("update %d (%s): %v, want success", i, tc.updates[i], got[i])
-				case want == errAny && got[i] == nil:
-					t.Errorf("update %d (%s) succeeded, want an error", i, tc.updates[i])
-				case want != nil && want != errAny && !errors.Is(got[i], want):
-					t.Errorf("update %d (%s): %v, want %v", i, tc.updates[i], got[i], want)
+			{
+				desc: "values out of range or reserved",
+				updates: []asic.Update{
+					asic.Set(asic.BridgeDomain{ID: 5000, UnicastLabel: 100}),
+					asic.Set(asic.BridgeDomain{ID: 30, UnicastLabel: 3}),
+					asic.Set(asic.AttachmentCircuit{ID: 60, Port: accessPort1, VLAN: 0, InnerVLAN: 7, BD: bd}),
+					asic.Set(asic.Port{ID: p4.CPUPort, Kind: asic.PortAccess}),
+					asic.Set(asic.BridgeDomain{ID: 31, UnicastLabel: unicastLbl}),
+				},
+				wantErr: []error{errAny, errAny, errAny, errAny, errAny},
+			},
+		} {
+			t.Run(tc.desc, func(t *testing.T) {
+				err := sw.Write(context.Background(), tc.updates)
+				var got []error
+				var werr *asic.WriteError
+				switch {
+				case err == nil:
+					got = make([]error, len(tc.updates))
+				case errors.As(err, &werr):
+					got = werr.Errors
+				default:
+					t.Fatalf("Write: %v, want nil or a *asic.WriteError", err)
 				}
-			}
-		})
-	}
-	if diff := gocmp.Diff(sortEntities(baseState()), read(t, sw), entityCmp); diff != "" {
-		t.Errorf("state after the failed writes (-want +got):\n%s", diff)
-	}
+				for i := range tc.updates {
+					switch want := tc.wantErr[i]; {
+					case want == nil && got[i] != nil:
+						t.Errorf("update %d (%s): %v, want success", i, tc.updates[i], got[i])
+					case want == errAny && got[i] == nil:
+						t.Errorf("update %d (%s) succeeded, want an error", i, tc.updates[i])
+					case want != nil && want != errAny && !errors.Is(got[i], want):
+						t.Errorf("update %d (%s): %v, want %v", i, tc.updates[i], got[i], want)
+					}
+				}
+			})
+		}
+		if diff := gocmp.Diff(sortEntities(baseState()), read(t, sw), entityCmp); diff != "" {
+			t.Errorf("state after the failed writes (-want +got):\n%s", diff)
+		}
+	})
 }
 
 var errAny = errors.New("any error")
