@@ -74,6 +74,7 @@ func BenchmarkEVPNKnownUnicastAccessToCore(b *testing.B) {
 					b.Fatal("no frame to the remote PE")
 				}
 			}
+			rbuf := make([]byte, 2048)
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0 := cpuTime(b)
@@ -81,7 +82,7 @@ func BenchmarkEVPNKnownUnicastAccessToCore(b *testing.B) {
 				s.Process(pAccess1, in)
 				if !mode.sinks && i%1024 == 1023 {
 					for {
-						if _, ok := far[pCore2].TryRecv(); !ok {
+						if _, ok := far[pCore2].TryRead(rbuf); !ok {
 							break
 						}
 					}

@@ -111,6 +111,19 @@ func (m *MemPort) TryRecv() ([]byte, bool) {
 	}
 }
 
+// TryRead copies the next queued frame into buf, without blocking and
+// without allocating; false when none is queued.
+func (m *MemPort) TryRead(buf []byte) (int, bool) {
+	select {
+	case b := <-m.in:
+		n := copy(buf, b)
+		m.recycle(b)
+		return n, true
+	default:
+		return 0, false
+	}
+}
+
 // Drops counts frames lost because this end's receive queue was full.
 func (m *MemPort) Drops() uint64 { return m.drops.Load() }
 
