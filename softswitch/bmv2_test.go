@@ -511,6 +511,13 @@ func TestEngineProgramsAgreeWithBMv2(t *testing.T) {
 			marker: join(tablesFrame(0, 0, 0, 0, 0x77, b16(0x77), 0x77), []byte("marker-marker-marker")),
 		},
 		{
+			name: "checksum",
+			inputs: func(t *testing.T) [][]byte {
+				return [][]byte{ipv4Frame(t, 64, false), ipv4Frame(t, 1, false), ipv4Frame(t, 64, true), ipv4Frame(t, 0, true)}
+			},
+			marker: join(ethHdr(0x77, 0x77, 0x0801), []byte("marker-marker-marker-marker-marker-marker-marker")),
+		},
+		{
 			name: "arith",
 			inputs: func(t *testing.T) [][]byte {
 				var out [][]byte
