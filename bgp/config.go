@@ -106,8 +106,8 @@ type options struct {
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithEventBuffer sets the capacity of the Events channel (default 1024).
-// Events are never dropped: a full channel holds GoBGP's watcher back, and
-// GoBGP queues further changes without bound.
+// Events are never dropped: behind a full channel they wait in the
+// speaker's own queue, which has no bound.
 func WithEventBuffer(n int) Option { return func(o *options) { o.eventBuffer = n } }
 
 func (c *Config) validate() error {
