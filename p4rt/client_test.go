@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -552,6 +553,7 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		wantErr string
 	}{
 		{desc: "batch size", opt: WithBatchSize(0), wantErr: "batch size 0"},
+		{desc: "write concurrency", opt: WithWriteConcurrency(0), wantErr: "write concurrency 0"},
 		{desc: "write retry", opt: WithWriteRetry(Backoff{Initial: time.Second, Max: time.Millisecond, Attempts: 1}), wantErr: "write retry"},
 		{desc: "write retry attempts", opt: WithWriteRetry(Backoff{Initial: time.Millisecond, Max: time.Second}), wantErr: "Attempts >= 1"},
 		{desc: "reconnect backoff", opt: WithReconnectBackoff(Backoff{}), wantErr: "reconnect backoff"},
@@ -618,4 +620,51 @@ func TestCloseEndsEverything(t *testing.T) {
 	waitFor(t, "stream closed at the target", func() bool {
 		return snapshot(ft, func() bool { return ft.primaryLocked() == nil })
 	})
+}
+
+func TestWriteConcurrencyWithinAStep(t *testing.T) {
+	ft := startFakeTarget(t, "")
+	c := connectTest(t, ft.addr, WithElectionID(ElectionID{Low: 1}), WithBatchSize(2), WithWriteConcurrency(3))
+	var (
+		mu          sync.Mutex // mu guards inflight and most
+		inflight    int
+		most        int
+		allArrived  = make(chan struct{})
+		arrivedOnce sync.Once
+	)
+	ft.mu.Lock()
+	ft.writeGate = func() {
+		mu.Lock()
+		inflight++
+		most = max(most, inflight)
+		if inflight == 3 {
+			arrivedOnce.Do(func() { close(allArrived) })
+		}
+		mu.Unlock()
+		// Hold each request until three are in flight together (or give
+		// up, and let the assertion below fail).
+		select {
+		case <-allArrived:
+		case <-time.After(waitLimit):
+		}
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+	}
+	ft.mu.Unlock()
+	var updates []*p4v1.Update
+	for i := range 10 {
+		updates = append(updates, Insert(&p4v1.TableEntry{TableId: 1, Priority: int32(i + 1)}))
+	}
+	if err := c.Write(context.Background(), updates); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 3 {
+		t.Errorf("at most %d requests in flight, want 3", most)
+	}
+	if n := snapshot(ft, func() int { return len(ft.store) }); n != 10 {
+		t.Errorf("target holds %d entries, want 10", n)
+	}
 }

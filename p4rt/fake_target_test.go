@@ -35,7 +35,10 @@ type fakeTarget struct {
 	config  *p4v1.ForwardingPipelineConfig
 	store   map[string]*p4v1.Entity
 	// writeHook, when set, answers Write instead of the store.
-	writeHook     func(*p4v1.WriteRequest) error
+	writeHook func(*p4v1.WriteRequest) error
+	// writeGate, when set, runs at the start of every Write without the
+	// lock, so that a test can hold concurrent Writes at a barrier.
+	writeGate     func()
 	writeRequests []*p4v1.WriteRequest
 	setPipelines  int
 	packetOuts    []*p4v1.PacketOut
@@ -186,6 +189,12 @@ func (ft *fakeTarget) sendToPrimary(msg *p4v1.StreamMessageResponse) bool {
 }
 
 func (ft *fakeTarget) Write(_ context.Context, req *p4v1.WriteRequest) (*p4v1.WriteResponse, error) {
+	ft.mu.Lock()
+	gate := ft.writeGate
+	ft.mu.Unlock()
+	if gate != nil {
+		gate()
+	}
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	ft.writeRequests = append(ft.writeRequests, req)

@@ -13,18 +13,19 @@ import (
 type Option func(*config) error
 
 type config struct {
-	deviceID     uint64
-	role         string
-	electionID   *ElectionID
-	tlsFiles     *TLSFiles
-	tlsConfig    *tls.Config
-	dialOptions  []grpc.DialOption
-	logger       *slog.Logger
-	batchSize    int
-	writeRetry   Backoff
-	reconnect    Backoff
-	streamBuffer int
-	maxMsgSize   int
+	deviceID      uint64
+	role          string
+	electionID    *ElectionID
+	tlsFiles      *TLSFiles
+	tlsConfig     *tls.Config
+	dialOptions   []grpc.DialOption
+	logger        *slog.Logger
+	batchSize     int
+	writeInflight int
+	writeRetry    Backoff
+	reconnect     Backoff
+	streamBuffer  int
+	maxMsgSize    int
 }
 
 // Backoff is an exponential backoff: Initial, doubling up to Max. Attempts
@@ -48,13 +49,14 @@ const (
 
 func defaultConfig() config {
 	return config{
-		deviceID:     1,
-		logger:       slog.Default(),
-		batchSize:    DefaultBatchSize,
-		writeRetry:   Backoff{Initial: 20 * time.Millisecond, Max: time.Second, Attempts: 5},
-		reconnect:    Backoff{Initial: 50 * time.Millisecond, Max: 5 * time.Second},
-		streamBuffer: DefaultStreamBuffer,
-		maxMsgSize:   defaultMaxMsgSize,
+		deviceID:      1,
+		logger:        slog.Default(),
+		batchSize:     DefaultBatchSize,
+		writeInflight: 1,
+		writeRetry:    Backoff{Initial: 20 * time.Millisecond, Max: time.Second, Attempts: 5},
+		reconnect:     Backoff{Initial: 50 * time.Millisecond, Max: 5 * time.Second},
+		streamBuffer:  DefaultStreamBuffer,
+		maxMsgSize:    defaultMaxMsgSize,
 	}
 }
 
@@ -126,6 +128,21 @@ func WithBatchSize(n int) Option {
 			return fmt.Errorf("p4rt: batch size %d, want >= 1", n)
 		}
 		c.batchSize = n
+		return nil
+	}
+}
+
+// WithWriteConcurrency lets up to n WriteRequests of one dependency step be
+// in flight at once (default 1: one at a time). More overlaps the client's
+// encoding, the network and the target's decoding, which pays for small
+// batches; updates within a step must then not depend on each other's
+// order (see Write).
+func WithWriteConcurrency(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("p4rt: write concurrency %d, want >= 1", n)
+		}
+		c.writeInflight = n
 		return nil
 	}
 }

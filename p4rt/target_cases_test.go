@@ -494,42 +494,53 @@ func TestTargetReconnectAfterCrash(t *testing.T) {
 
 func BenchmarkTargetWriteRead(b *testing.B) {
 	const entries = 100_000
-	for _, batch := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			p := testProgram(b)
-			tg := startSoftswitch(b, "127.0.0.1:0")
-			c := primaryWithProgram(b, tg, p, 1)
-			// 100k single-update round trips on a loaded machine take
-			// longer than the tests' usual limit.
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			defer cancel()
-			inserts := make([]*p4v1.Update, entries)
-			deletes := make([]*p4v1.Update, entries)
-			for i := range entries {
-				e := mustBuild(b, p.Index, TableEntry{Table: "fib", Match: fibKey(uint64(i%4096), uint64(i)), Action: Action("fib_forward", Arg("port", Uint(uint64(i%256))))})
-				inserts[i], deletes[i] = Insert(e), Delete(e)
+	targets := []struct {
+		name  string
+		start func(testing.TB) *target
+	}{
+		{"softswitch", func(tb testing.TB) *target { return startSoftswitch(tb, "127.0.0.1:0") }},
+		{"bmv2", startBMv2},
+	}
+	for _, tgt := range targets {
+		for _, batch := range []int{1, 100, 1000} {
+			for _, inflight := range []int{1, 4} {
+				b.Run(fmt.Sprintf("target=%s/batch=%d/inflight=%d", tgt.name, batch, inflight), func(b *testing.B) {
+					p := testProgram(b)
+					tg := tgt.start(b)
+					c := primaryWithProgram(b, tg, p, 1)
+					// 100k single-update round trips on a loaded machine take
+					// longer than the tests' usual limit.
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+					defer cancel()
+					inserts := make([]*p4v1.Update, entries)
+					deletes := make([]*p4v1.Update, entries)
+					for i := range entries {
+						e := mustBuild(b, p.Index, TableEntry{Table: "fib", Match: fibKey(uint64(i%4096), uint64(i)), Action: Action("fib_forward", Arg("port", Uint(uint64(i%256))))})
+						inserts[i], deletes[i] = Insert(e), Delete(e)
+					}
+					var writeTime, readTime time.Duration
+					for b.Loop() {
+						start := time.Now()
+						if err := c.Write(ctx, inserts, BatchSize(batch), Concurrency(inflight)); err != nil {
+							b.Fatal(err)
+						}
+						writeTime += time.Since(start)
+						start = time.Now()
+						got, err := c.ReadTableEntries(ctx, "fib")
+						if err != nil || len(got) != entries {
+							b.Fatalf("read %d entries, %v", len(got), err)
+						}
+						readTime += time.Since(start)
+						b.StopTimer()
+						if err := c.Write(ctx, deletes, BatchSize(1000)); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
+					}
+					b.ReportMetric(float64(entries*b.N)/writeTime.Seconds(), "writes/s")
+					b.ReportMetric(float64(entries*b.N)/readTime.Seconds(), "reads/s")
+				})
 			}
-			var writeTime, readTime time.Duration
-			for b.Loop() {
-				start := time.Now()
-				if err := c.Write(ctx, inserts, BatchSize(batch)); err != nil {
-					b.Fatal(err)
-				}
-				writeTime += time.Since(start)
-				start = time.Now()
-				got, err := c.ReadTableEntries(ctx, "fib")
-				if err != nil || len(got) != entries {
-					b.Fatalf("read %d entries, %v", len(got), err)
-				}
-				readTime += time.Since(start)
-				b.StopTimer()
-				if err := c.Write(ctx, deletes, BatchSize(1000)); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(entries*b.N)/writeTime.Seconds(), "writes/s")
-			b.ReportMetric(float64(entries*b.N)/readTime.Seconds(), "reads/s")
-		})
+		}
 	}
 }

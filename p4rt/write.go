@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc/codes"
@@ -16,6 +17,7 @@ type WriteOption func(*writeConfig)
 
 type writeConfig struct {
 	batchSize int
+	inflight  int
 	atomicity p4v1.WriteRequest_Atomicity
 }
 
@@ -24,6 +26,16 @@ func BatchSize(n int) WriteOption {
 	return func(w *writeConfig) {
 		if n >= 1 {
 			w.batchSize = n
+		}
+	}
+}
+
+// Concurrency overrides, for one Write, how many batches of one dependency
+// step may be in flight at once (see WithWriteConcurrency).
+func Concurrency(n int) WriteOption {
+	return func(w *writeConfig) {
+		if n >= 1 {
+			w.inflight = n
 		}
 	}
 }
@@ -142,7 +154,10 @@ func (e *WriteError) GRPCStatus() *status.Status {
 //
 // Each step is sent in its own WriteRequests after the previous step has
 // been answered, since a target may reorder updates within a request. The
-// order of updates within a step is kept. An update that fails does not
+// order of updates within a step is kept in the requests; with a write
+// concurrency above 1, the requests of one step are in flight together
+// and may be applied in any order, so a Write must not hold two updates of
+// the same entity in one step. An update that fails does not
 // stop the others (CONTINUE_ON_ERROR); a batch that fails as a whole
 // (not primary, invalid request) stops the Write, and the updates not sent
 // are reported with codes.Aborted. A batch the target answers UNAVAILABLE
@@ -196,35 +211,51 @@ func phaseOf(u *p4v1.Update) int {
 	return phaseLeaves
 }
 
-// writeOrder returns the batches of update indices to send, in order.
-func writeOrder(updates []*p4v1.Update, batchSize int) [][]int {
+// writeOrder returns the dependency steps of a write, in order, each as
+// the batches of update indices to send.
+func writeOrder(updates []*p4v1.Update, batchSize int) [][][]int {
 	var phases [numPhases][]int
 	for i, u := range updates {
 		p := phaseOf(u)
 		phases[p] = append(phases[p], i)
 	}
-	var batches [][]int
+	var steps [][][]int
 	for _, idx := range phases {
+		var batches [][]int
 		for len(idx) > 0 {
 			n := min(batchSize, len(idx))
 			batches = append(batches, idx[:n:n])
 			idx = idx[n:]
 		}
+		if batches != nil {
+			steps = append(steps, batches)
+		}
 	}
-	return batches
+	return steps
 }
 
 func (c *Client) write(ctx context.Context, updates []*p4v1.Update, checkPrimary bool, opts ...WriteOption) error {
-	wc := writeConfig{batchSize: c.cfg.batchSize}
+	wc := writeConfig{batchSize: c.cfg.batchSize, inflight: c.cfg.writeInflight}
 	for _, o := range opts {
 		o(&wc)
 	}
 	werr := &WriteError{Updates: make([]*UpdateError, len(updates))}
 	ix := c.Index()
+	var mu sync.Mutex // mu guards werr while batches are in flight
 	fail := func(i int, ue UpdateError) {
 		ue.Index, ue.Update, ue.Entity = i, updates[i], ix.Describe(updates[i].GetEntity())
+		mu.Lock()
 		werr.Updates[i] = &ue
 		werr.Failed++
+		mu.Unlock()
+	}
+	if checkPrimary && !c.IsPrimary() && len(updates) > 0 {
+		// Nothing is sent: every update fails with the same clear error.
+		err := notPrimaryError("write", c.Arbitration())
+		for i := range updates {
+			fail(i, UpdateError{Code: codes.PermissionDenied, Message: err.Error(), cause: err})
+		}
+		return werr
 	}
 	var valid []*p4v1.Update
 	var validIdx []int
@@ -236,29 +267,24 @@ func (c *Client) write(ctx context.Context, updates []*p4v1.Update, checkPrimary
 		valid = append(valid, u)
 		validIdx = append(validIdx, i)
 	}
-	batches := writeOrder(valid, wc.batchSize)
-	for _, batch := range batches {
-		for j := range batch {
-			batch[j] = validIdx[batch[j]]
+	steps := writeOrder(valid, wc.batchSize)
+	for _, step := range steps {
+		for _, batch := range step {
+			for j := range batch {
+				batch[j] = validIdx[batch[j]]
+			}
 		}
 	}
-	for b, batch := range batches {
-		var stop error
-		if checkPrimary && !c.IsPrimary() {
-			stop = notPrimaryError("write", c.Arbitration())
-		} else {
-			stop = c.writeBatch(ctx, updates, batch, wc, fail)
-		}
+	for s, step := range steps {
+		stop := c.writeStep(ctx, updates, step, wc, checkPrimary, fail)
 		if stop == nil {
 			continue
 		}
-		code := status.Code(stop)
-		for _, i := range batch {
-			fail(i, UpdateError{Code: code, Message: stop.Error(), cause: stop})
-		}
-		for _, later := range batches[b+1:] {
-			for _, i := range later {
-				fail(i, UpdateError{Code: codes.Aborted, Message: "not sent: an earlier batch failed: " + stop.Error(), cause: stop})
+		for _, later := range steps[s+1:] {
+			for _, batch := range later {
+				for _, i := range batch {
+					fail(i, UpdateError{Code: codes.Aborted, Message: "not sent: an earlier batch failed: " + stop.Error(), cause: stop})
+				}
 			}
 		}
 		break
@@ -268,6 +294,56 @@ func (c *Client) write(ctx context.Context, updates []*p4v1.Update, checkPrimary
 		return nil
 	}
 	return werr
+}
+
+// writeStep sends the batches of one dependency step, up to wc.inflight at
+// a time: they do not depend on each other, so their order does not matter
+// (a target may reorder updates within one request just as well). It
+// returns the first error that failed a batch as a whole; batches not yet
+// sent then fail with codes.Aborted.
+func (c *Client) writeStep(ctx context.Context, updates []*p4v1.Update, step [][]int, wc writeConfig, checkPrimary bool, fail func(int, UpdateError)) error {
+	var (
+		mu   sync.Mutex // mu guards stop
+		stop error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, max(wc.inflight, 1))
+	for _, batch := range step {
+		sem <- struct{}{}
+		mu.Lock()
+		stopped := stop
+		mu.Unlock()
+		if stopped != nil {
+			<-sem
+			for _, i := range batch {
+				fail(i, UpdateError{Code: codes.Aborted, Message: "not sent: an earlier batch failed: " + stopped.Error(), cause: stopped})
+			}
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			var err error
+			if checkPrimary && !c.IsPrimary() {
+				err = notPrimaryError("write", c.Arbitration())
+			} else {
+				err = c.writeBatch(ctx, updates, batch, wc, fail)
+			}
+			if err == nil {
+				return
+			}
+			code := status.Code(err)
+			for _, i := range batch {
+				fail(i, UpdateError{Code: code, Message: err.Error(), cause: err})
+			}
+			mu.Lock()
+			if stop == nil {
+				stop = err
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return stop
 }
 
 // writeBatch sends one batch, retrying while the target is unavailable. It

@@ -18,19 +18,19 @@ func TestWriteOrder(t *testing.T) {
 		desc      string
 		updates   []*p4v1.Update
 		batchSize int
-		want      [][]int
+		want      [][][]int
 	}{
 		{
 			desc:      "inserts: members, then groups, then entries",
 			updates:   []*p4v1.Update{u(ins, entry), u(ins, group), u(ins, member), u(ins, entry), u(ins, member)},
 			batchSize: 10,
-			want:      [][]int{{2, 4}, {1}, {0, 3}},
+			want:      [][][]int{{{2, 4}}, {{1}}, {{0, 3}}},
 		},
 		{
 			desc:      "deletes: entries, then groups, then members",
 			updates:   []*p4v1.Update{u(del, member), u(del, group), u(del, entry)},
 			batchSize: 10,
-			want:      [][]int{{2}, {1}, {0}},
+			want:      [][][]int{{{2}}, {{1}}, {{0}}},
 		},
 		{
 			desc: "repoint an entry to a new group and delete the old one",
@@ -38,25 +38,25 @@ func TestWriteOrder(t *testing.T) {
 				u(del, group), u(mod, entry), u(ins, group), u(ins, member), u(del, member),
 			},
 			batchSize: 10,
-			want:      [][]int{{3}, {2}, {1}, {0}, {4}},
+			want:      [][][]int{{{3}}, {{2}}, {{1}}, {{0}}, {{4}}},
 		},
 		{
 			desc:      "replace an entry: delete before insert",
 			updates:   []*p4v1.Update{u(ins, entry), u(del, entry)},
 			batchSize: 10,
-			want:      [][]int{{1}, {0}},
+			want:      [][][]int{{{1}}, {{0}}},
 		},
 		{
 			desc:      "batches split within a phase, order kept",
 			updates:   []*p4v1.Update{u(ins, entry), u(ins, entry), u(ins, mcast), u(ins, entry), u(ins, entry), u(ins, entry)},
 			batchSize: 2,
-			want:      [][]int{{2}, {0, 1}, {3, 4}, {5}},
+			want:      [][][]int{{{2}}, {{0, 1}, {3, 4}, {5}}},
 		},
 		{
 			desc:      "direct counters after the entries they belong to",
 			updates:   []*p4v1.Update{u(mod, Entity(&p4v1.DirectCounterEntry{})), u(ins, entry)},
 			batchSize: 10,
-			want:      [][]int{{1}, {0}},
+			want:      [][][]int{{{1}}, {{0}}},
 		},
 		{
 			desc:      "empty",
