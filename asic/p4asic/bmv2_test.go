@@ -22,7 +22,7 @@ import (
 
 // bmv2Binary returns simple_switch_grpc: the wrapper /root/BMV2_READY
 // names, else the one on PATH; it skips the test when there is neither.
-func bmv2Binary(t *testing.T) string {
+func bmv2Binary(t testing.TB) string {
 	t.Helper()
 	if b, err := os.ReadFile("/root/BMV2_READY"); err == nil {
 		if p := strings.TrimSpace(string(b)); p != "" {
@@ -42,7 +42,7 @@ func bmv2Binary(t *testing.T) string {
 // with the test PE's ports on veth pairs, whose other ends the test opens
 // (AF_PACKET); P4Runtime is on a Unix socket, since loopback in that
 // namespace is not the test's.
-func startBMv2Rig(t *testing.T) *rig {
+func startBMv2Rig(t testing.TB) *rig {
 	t.Helper()
 	bin := bmv2Binary(t)
 	if os.Geteuid() != 0 {

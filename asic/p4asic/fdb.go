@@ -82,6 +82,7 @@ func resolveFDBIDs(ix *p4rt.Index) (fdbIDs, error) {
 // bdMACEntry is one table entry keyed by (bd, mac), with everything it
 // points at, allocated at once.
 type bdMACEntry struct {
+	insert  p4v1.Update
 	ent     p4v1.Entity
 	entVal  p4v1.Entity_TableEntry
 	te      p4v1.TableEntry
@@ -115,8 +116,10 @@ type arg struct {
 	v  uint64
 }
 
-func (ids *fdbIDs) entry(table, bdField, macField uint32, bd asic.BridgeDomainID, mac asic.MAC, action uint32, args []arg) *p4v1.Entity {
+func (ids *fdbIDs) entry(table, bdField, macField uint32, bd asic.BridgeDomainID, mac asic.MAC, action uint32, args []arg) obj {
 	e := &bdMACEntry{}
+	e.insert.Type = p4v1.Update_INSERT
+	e.insert.Entity = &e.ent
 	e.entVal.TableEntry = &e.te
 	e.ent.Entity = &e.entVal
 	e.te.TableId = table
@@ -146,7 +149,7 @@ func (ids *fdbIDs) entry(table, bdField, macField uint32, bd asic.BridgeDomainID
 	e.taVal.Action = &e.action
 	e.ta.Type = &e.taVal
 	e.te.Action = &e.ta
-	return &e.ent
+	return obj{ent: &e.ent, insert: &e.insert}
 }
 
 // fdbObjects returns the ingress.fdb entry of x and, for a local or pinned
@@ -166,7 +169,7 @@ func (s *Switch) fdbObjects(v *view, x asic.FDBEntry, out []obj) ([]obj, error) 
 	default:
 		action = ids.discard
 	}
-	out = append(out, obj{ent: ids.entry(ids.fdb, ids.fdbBD, ids.fdbMAC, x.BD, x.MAC, action, args)})
+	out = append(out, ids.entry(ids.fdb, ids.fdbBD, ids.fdbMAC, x.BD, x.MAC, action, args))
 	// The source-MAC entry: where the MAC may send from without a learn
 	// event. A remote MAC has none (a frame from it on an AC is a move);
 	// a pinned one names its AC, or none (0) when it is not local, so
@@ -183,7 +186,7 @@ func (s *Switch) fdbObjects(v *view, x asic.FDBEntry, out []obj) ([]obj, error) 
 	default:
 		return out, nil
 	}
-	e := ids.entry(ids.smac, ids.smacBD, ids.smacMAC, x.BD, x.MAC, action, args)
-	e.GetTableEntry().IdleTimeoutNs = int64(x.IdleTimeout)
-	return append(out, obj{ent: e}), nil
+	o := ids.entry(ids.smac, ids.smacBD, ids.smacMAC, x.BD, x.MAC, action, args)
+	o.ent.GetTableEntry().IdleTimeoutNs = int64(x.IdleTimeout)
+	return append(out, o), nil
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/p4evpn/p4evpn/asic"
 	"github.com/p4evpn/p4evpn/asic/p4asic"
+	"github.com/p4evpn/p4evpn/p4"
+	"github.com/p4evpn/p4evpn/p4rt"
 )
 
 // Options that cannot work are refused before anything is dialed, naming
@@ -88,4 +90,31 @@ func label(m *dto.Metric, name string) string {
 		}
 	}
 	return ""
+}
+
+// A switch on a client its caller dialed uses it and leaves it open.
+func TestWithClient(t *testing.T) {
+	r := startRig(t, "127.0.0.1:0", false)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	c, err := p4rt.Connect(ctx, r.addr, p4rt.WithDeviceID(deviceID), p4rt.WithElectionID(p4rt.ElectionID{Low: 1}), p4rt.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sw, err := p4asic.New(ctx, p4asic.WithClient(c), p4asic.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, sw, sets(baseState()...)...)
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := c.ReadTableEntries(ctx, p4.TableFDB)
+	if err != nil {
+		t.Fatalf("the caller's client after the switch's Close: %v", err)
+	}
+	if len(entries) != 4 {
+		t.Errorf("ingress.fdb holds %d entries, want the 4 of baseState", len(entries))
+	}
 }

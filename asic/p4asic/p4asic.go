@@ -380,7 +380,7 @@ func (s *Switch) handleIdle(n *p4rt.IdleTimeout) {
 		}
 		ev := asic.Event{Kind: asic.EventIdle, BD: bd, MAC: mac}
 		s.mu.Lock()
-		if f, ok := s.view.ents[asic.FDBEntry{BD: bd, MAC: mac}.Key()].(asic.FDBEntry); ok && f.Dest.Kind == asic.ToAC {
+		if f, ok := s.view.fdb[fdbKey{bd, mac}]; ok && f.Dest.Kind == asic.ToAC {
 			ev.AC = f.Dest.AC
 		}
 		s.mu.Unlock()

@@ -365,11 +365,11 @@ func (s *Switch) verify(nv *view, ts *targetState, c asic.Entity) bool {
 		return false
 	}
 	for _, r := range asic.References(c) {
-		if _, ok := nv.ents[r]; !ok {
+		if !nv.has(r) {
 			return false
 		}
 	}
-	if _, dup := nv.ents[c.Key()]; dup || nv.conflict(c) != nil {
+	if nv.has(c.Key()) || nv.conflict(c) != nil {
 		return false
 	}
 	if g, ok := c.(asic.FloodGroup); ok {

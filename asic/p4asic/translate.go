@@ -235,6 +235,8 @@ func macFromBytes(b []byte) (asic.MAC, error) {
 // obj is one P4Runtime entity an asic entity is made of.
 type obj struct {
 	ent *p4v1.Entity
+	// insert, when set, is the INSERT of ent, allocated with it.
+	insert *p4v1.Update
 	// first marks an entry that references a group: deleted before the
 	// other objects change, where every other delete comes last.
 	first bool

@@ -32,7 +32,10 @@ type acMatch struct {
 // references them, and the ids and keys allocated for them. Write checks
 // references against it and derives entries from it; Read replaces it.
 type view struct {
+	// ents holds every entity but FDB entries, which fdb holds unboxed:
+	// they are most of the view.
 	ents map[asic.Key]asic.Entity
+	fdb  map[fdbKey]asic.FDBEntry
 	refs map[asic.Key]int
 	// rids holds the replica id of each remote PE in each flood group.
 	rids    map[ridKey]uint32
@@ -52,13 +55,60 @@ type view struct {
 
 func newView() *view {
 	return &view{
-		ents: make(map[asic.Key]asic.Entity), refs: make(map[asic.Key]int),
+		ents: make(map[asic.Key]asic.Entity), fdb: make(map[fdbKey]asic.FDBEntry), refs: make(map[asic.Key]int),
 		rids: make(map[ridKey]uint32), ridUsed: make(map[uint32]bool), nextRID: firstPERID,
 		members:       make(map[asic.RemotePEID]int),
 		serviceLabels: make(map[uint32]asic.BridgeDomainID),
 		esiLabels:     make(map[uint32]asic.SegmentID),
 		acKeys:        make(map[acMatch]asic.ACID),
 	}
+}
+
+// fdbKey is an FDB entry's key.
+type fdbKey struct {
+	bd  asic.BridgeDomainID
+	mac asic.MAC
+}
+
+// lookup returns the entity with key k.
+func (v *view) lookup(k asic.Key) (asic.Entity, bool) {
+	if k.Kind == asic.KindFDBEntry {
+		f, ok := v.fdb[fdbKey{asic.BridgeDomainID(k.A), k.MAC}]
+		if !ok {
+			return nil, false
+		}
+		return f, true
+	}
+	e, ok := v.ents[k]
+	return e, ok
+}
+
+// has reports whether an entity with key k exists, without boxing.
+func (v *view) has(k asic.Key) bool {
+	if k.Kind == asic.KindFDBEntry {
+		_, ok := v.fdb[fdbKey{asic.BridgeDomainID(k.A), k.MAC}]
+		return ok
+	}
+	_, ok := v.ents[k]
+	return ok
+}
+
+// store puts e under its key.
+func (v *view) store(e asic.Entity) {
+	if f, ok := e.(asic.FDBEntry); ok {
+		v.fdb[fdbKey{f.BD, f.MAC}] = f
+		return
+	}
+	v.ents[e.Key()] = e
+}
+
+// remove deletes the entity with key k.
+func (v *view) remove(k asic.Key) {
+	if k.Kind == asic.KindFDBEntry {
+		delete(v.fdb, fdbKey{asic.BridgeDomainID(k.A), k.MAC})
+		return
+	}
+	delete(v.ents, k)
 }
 
 func (v *view) segment(id asic.SegmentID) (asic.Segment, bool) {
@@ -146,14 +196,14 @@ func forwarding(g asic.AliasingGroup) []asic.RemotePEID {
 // out of use, in that order of writing.
 func (v *view) put(e asic.Entity) (added, removed []asic.RemotePEID) {
 	k := e.Key()
-	old, had := v.ents[k]
+	old, had := v.lookup(k)
 	if had {
 		removed = v.release(old, e)
 	}
 	for _, r := range references(e, &[2]asic.Key{}) {
 		v.refs[r]++
 	}
-	v.ents[k] = e
+	v.store(e)
 	switch x := e.(type) {
 	case asic.BridgeDomain:
 		if x.UnicastLabel != 0 {
@@ -188,7 +238,7 @@ func (v *view) release(old asic.Entity, next asic.Entity) (removed []asic.Remote
 			delete(v.refs, r)
 		}
 	}
-	delete(v.ents, old.Key())
+	v.remove(old.Key())
 	switch x := old.(type) {
 	case asic.BridgeDomain:
 		delete(v.serviceLabels, x.UnicastLabel)

@@ -94,9 +94,11 @@ func (s *Switch) translateChunk(updates []asic.Update, start, end int, errs []er
 	plan := make([]planned, 0, end-start+(end-start)/2)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var scratch []*p4v1.Update
 	for i := start; i < end; i++ {
 		u := updates[i]
-		ups, err := s.translate(s.view, u)
+		ups, err := s.translate(s.view, u, scratch[:0])
+		scratch = ups
 		if err != nil {
 			if u.Entity != nil {
 				err = fmt.Errorf("%s: %w", u, err)
@@ -251,7 +253,7 @@ func (s *Switch) timedWrite(ctx context.Context, run []planned, ups []*p4v1.Upda
 
 // translate turns one asic update into P4Runtime updates and applies it to
 // v. An error leaves v as it was.
-func (s *Switch) translate(v *view, u asic.Update) ([]*p4v1.Update, error) {
+func (s *Switch) translate(v *view, u asic.Update, out []*p4v1.Update) ([]*p4v1.Update, error) {
 	if u.Entity == nil {
 		return nil, errors.New("update without an entity")
 	}
@@ -263,16 +265,31 @@ func (s *Switch) translate(v *view, u asic.Update) ([]*p4v1.Update, error) {
 			return nil, err
 		}
 		for _, r := range references(e, &[2]asic.Key{}) {
-			if _, ok := v.ents[r]; !ok {
+			if !v.has(r) {
 				return nil, fmt.Errorf("%s: %w", r, asic.ErrMissingReference)
 			}
 		}
 		if err := v.conflict(e); err != nil {
 			return nil, err
 		}
-		old, had := v.ents[k]
+		old, had := v.lookup(k)
 		if had && asic.Equal(old, e) && !v.stale {
-			return nil, nil
+			return out, nil
+		}
+		if f, ok := e.(asic.FDBEntry); ok && !had {
+			// A new FDB entry, the bulk of large writes: nothing to
+			// diff, no dependents, no members.
+			v.put(e)
+			var buf [2]obj
+			objs, err := s.fdbObjects(v, f, buf[:0])
+			if err != nil {
+				v.release(e, nil)
+				return nil, err
+			}
+			for _, o := range objs {
+				out = append(out, o.insert)
+			}
+			return out, nil
 		}
 		deps := s.dependents(v, old, e)
 		var before []obj
@@ -307,9 +324,9 @@ func (s *Switch) translate(v *view, u asic.Update) ([]*p4v1.Update, error) {
 			v.stale = true
 			return nil, err
 		}
-		return s.diff(before, after, added, removed)
+		return s.diff(out, before, after, added, removed)
 	case asic.OpDelete:
-		old, had := v.ents[k]
+		old, had := v.lookup(k)
 		if !had {
 			return nil, nil
 		}
@@ -327,7 +344,7 @@ func (s *Switch) translate(v *view, u asic.Update) ([]*p4v1.Update, error) {
 			v.stale = true
 			return nil, err
 		}
-		return s.diff(before, after, nil, removed)
+		return s.diff(out, before, after, nil, removed)
 	}
 	return nil, fmt.Errorf("unknown op %v", u.Op)
 }
@@ -381,12 +398,13 @@ func (s *Switch) dependents(v *view, old, next asic.Entity) []asic.Entity {
 		acsWhere(func(ac asic.AttachmentCircuit) bool { return ac.Segment == x.Segment && ac.BD == x.BD })
 	case asic.AttachmentCircuit:
 		if o, ok := old.(asic.AttachmentCircuit); ok && next != nil && o.Port != x.Port {
+			for _, f := range v.fdb {
+				if f.Dest.Kind == asic.ToAC && f.Dest.AC == x.ID {
+					out = append(out, f)
+				}
+			}
 			for _, e := range v.ents {
 				switch y := e.(type) {
-				case asic.FDBEntry:
-					if y.Dest.Kind == asic.ToAC && y.Dest.AC == x.ID {
-						out = append(out, y)
-					}
 				case asic.FloodGroup:
 					if slices.ContainsFunc(y.Members, func(m asic.FloodMember) bool { return m.AC == x.ID }) {
 						out = append(out, y)
@@ -425,8 +443,7 @@ func objKey(o obj) string {
 // new aliasing members first, deletes of entries that reference a group,
 // then the objects after in their order (INSERT or MODIFY), then the other
 // deletes in reverse order, and the members no group uses any more last.
-func (s *Switch) diff(before, after []obj, added, removed []asic.RemotePEID) ([]*p4v1.Update, error) {
-	out := make([]*p4v1.Update, 0, len(after)+len(added)+len(removed))
+func (s *Switch) diff(out []*p4v1.Update, before, after []obj, added, removed []asic.RemotePEID) ([]*p4v1.Update, error) {
 	for _, pe := range added {
 		m, err := s.member(pe)
 		if err != nil {
@@ -436,7 +453,7 @@ func (s *Switch) diff(before, after []obj, added, removed []asic.RemotePEID) ([]
 	}
 	if len(before) == 0 {
 		for _, o := range after {
-			out = append(out, &p4v1.Update{Type: p4v1.Update_INSERT, Entity: o.ent})
+			out = append(out, insertOf(o))
 		}
 	} else {
 		old := make(map[string]obj, len(before))
@@ -449,7 +466,7 @@ func (s *Switch) diff(before, after []obj, added, removed []asic.RemotePEID) ([]
 			k := objKey(o)
 			keep[k] = true
 			if b, ok := old[k]; !ok {
-				ops = append(ops, &p4v1.Update{Type: p4v1.Update_INSERT, Entity: o.ent})
+				ops = append(ops, insertOf(o))
 			} else if !proto.Equal(b.ent, o.ent) {
 				ops = append(ops, &p4v1.Update{Type: p4v1.Update_MODIFY, Entity: o.ent})
 			}
@@ -477,6 +494,13 @@ func (s *Switch) diff(before, after []obj, added, removed []asic.RemotePEID) ([]
 		out = append(out, p4rt.Delete(m))
 	}
 	return out, nil
+}
+
+func insertOf(o obj) *p4v1.Update {
+	if o.insert != nil {
+		return o.insert
+	}
+	return &p4v1.Update{Type: p4v1.Update_INSERT, Entity: o.ent}
 }
 
 // member returns the aliasing selector member of remote PE pe.
