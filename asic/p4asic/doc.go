@@ -44,8 +44,9 @@
 // entries depend on several entities (a blocked AC, an FDB entry's port, a
 // replica's port), and turn each Set into the minimal INSERT, MODIFY and
 // DELETE of table entries. It sends them in the caller's order, in as few
-// p4rt Writes as that order allows (one for a batch of FDB entries), and falls
-// back from INSERT to MODIFY (ALREADY_EXISTS) and from MODIFY to INSERT
+// p4rt Writes as that order allows (a bulk of FDB entries goes one batch per
+// Write, the next batch being translated while the target works on the
+// previous one), and falls back from INSERT to MODIFY (ALREADY_EXISTS) and from MODIFY to INSERT
 // (NOT_FOUND) so that the view and the target may disagree after a restart
 // without an error. Deleting an absent entry succeeds.
 //
@@ -73,9 +74,18 @@
 //
 // The learning digest becomes asic.EventLearn (p4rt acknowledges each list);
 // an idle timeout notification of an ingress.smac entry becomes
-// asic.EventIdle. The pipeline's indexed counters become asic.Counters.
+// asic.EventIdle. The switch raises no asic.EventActivity: it ages MACs with
+// idle timeouts, so evpn/ must run with Config.SwitchAgeing. (The softswitch
+// engine records no hit times yet, so on it idle timeouts never fire.) The
+// pipeline's indexed counters become asic.Counters.
 //
 // Metrics: p4asic_write_seconds (histogram of the P4Runtime writes, by
-// entity kind) and p4asic_write_errors_total (failed updates, by entity
-// kind), registered on the caller's prometheus.Registerer.
+// entity kind), p4asic_write_errors_total (failed updates, by entity kind)
+// and p4asic_events_dropped_total, registered on the caller's
+// prometheus.Registerer.
+//
+// Write relies on p4rt keeping the order of updates within a dependency
+// step, which it does with its default write concurrency of 1: a client
+// given through WithClient or configured through WithClientOptions must
+// keep it.
 package p4asic
