@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"reflect"
 	"slices"
 	"sort"
@@ -78,47 +79,137 @@ func (dv *device) names() names {
 
 // ApplyConfig implements gnmi.Device.
 func (dv *device) ApplyConfig(ctx context.Context, prev, next *gnmi.Config) error {
-	if err := dv.checkBGP(prev, next); err != nil {
-		return err
-	}
 	d := dv.d
-	if d.cfg.Mode == config.ModeRouteReflector || d.pe == nil {
-		plan, err := next.EVPN(nil)
-		if err != nil {
-			return err
-		}
-		if len(plan.EVIs) > 0 || len(plan.Segments) > 0 {
-			return errors.New("this evpnd is a route reflector: it has no switch for MAC-VRFs or Ethernet segments")
-		}
-		return nil
+	var ports map[string]asic.PortID
+	if d.pe != nil {
+		ports = portMap(d.cfg)
 	}
-	plan, err := next.EVPN(portMap(d.cfg))
+	plan, err := next.EVPN(ports)
 	if err != nil {
 		return err
 	}
+	if d.pe == nil && (len(plan.EVIs) > 0 || len(plan.Segments) > 0) {
+		return errors.New("this evpnd is a route reflector: it has no switch for MAC-VRFs or Ethernet segments")
+	}
 	dv.mu.Lock()
 	defer dv.mu.Unlock()
-	want := dv.normalize(next, plan)
-	if err := dv.apply(ctx, dv.applied, want); err != nil {
+	bgpSteps, err := dv.applyBGP(ctx, prev, next)
+	if err != nil {
 		return err
 	}
-	dv.applied = want
+	if d.pe != nil {
+		want := dv.normalize(next, plan)
+		if err := dv.apply(ctx, dv.applied, want); err != nil {
+			return errors.Join(err, undo(ctx, d, bgpSteps))
+		}
+		dv.applied = want
+	}
 	d.requestRefresh()
 	return nil
 }
 
-// checkBGP refuses BGP changes: neighbors come from the file for now.
-func (dv *device) checkBGP(prev, next *gnmi.Config) error {
-	bgpOf := func(c *gnmi.Config) *gnmi.BGP {
-		if ni := c.NetworkInstances[DefaultInstance]; ni != nil {
-			return ni.BGP[BGPProtocol]
-		}
-		return nil
-	}
-	if !reflect.DeepEqual(bgpOf(prev), bgpOf(next)) {
-		return fmt.Errorf("/network-instances/network-instance[name=%s]/protocols/protocol[identifier=BGP][name=%s]: evpnd takes BGP configuration from its file; it cannot be changed over gNMI yet", DefaultInstance, BGPProtocol)
+// bgpOf returns the BGP protocol of the DEFAULT instance, or nil.
+func bgpOf(c *gnmi.Config) *gnmi.BGP {
+	if ni := c.NetworkInstances[DefaultInstance]; ni != nil {
+		return ni.BGP[BGPProtocol]
 	}
 	return nil
+}
+
+// neighbors returns the sessions c configures. A neighbor the file also
+// configures keeps what OpenConfig does not carry (port, password, timers);
+// a new one gets GoBGP's defaults and, on a route reflector, is a client.
+func (dv *device) neighbors(c *gnmi.Config) (map[netip.Addr]bgp.Neighbor, error) {
+	out := map[netip.Addr]bgp.Neighbor{}
+	b := bgpOf(c)
+	if b == nil {
+		return out, nil
+	}
+	p := fmt.Sprintf("/network-instances/network-instance[name=%s]/protocols/protocol[identifier=BGP][name=%s]/bgp", DefaultInstance, BGPProtocol)
+	if (b.AS != 0 && b.AS != dv.d.cfg.ASN) || (b.RouterID != "" && b.RouterID != dv.d.cfg.RouterID) {
+		return nil, fmt.Errorf("%s/global/config: as %d router-id %q: evpnd takes its AS and router id (%d, %s) from its file", p, b.AS, b.RouterID, dv.d.cfg.ASN, dv.d.cfg.RouterID)
+	}
+	for key, g := range b.Neighbors {
+		if g.Enabled != nil && !*g.Enabled {
+			continue
+		}
+		addr, err := netip.ParseAddr(key)
+		if err != nil {
+			return nil, fmt.Errorf("%s/neighbors/neighbor[neighbor-address=%s]: not an IP address", p, key)
+		}
+		n := bgp.Neighbor{Address: addr, ASN: dv.d.cfg.ASN, RouteReflectorClient: dv.d.cfg.Mode == config.ModeRouteReflector}
+		for _, f := range dv.d.bgpCfg.Neighbors {
+			if f.Address == addr {
+				n = f
+			}
+		}
+		if g.PeerAS != 0 {
+			n.ASN = g.PeerAS
+		}
+		if g.LocalAddress != "" {
+			if n.LocalAddress, err = netip.ParseAddr(g.LocalAddress); err != nil {
+				return nil, fmt.Errorf("%s/neighbors/neighbor[neighbor-address=%s]/transport/config/local-address: %q is not an IP address", p, key, g.LocalAddress)
+			}
+		}
+		if g.PassiveMode != nil {
+			n.Passive = *g.PassiveMode
+		}
+		out[addr] = n
+	}
+	return out, nil
+}
+
+// applyBGP adds, deletes and replaces BGP sessions; it returns the undo
+// steps of what it did (run them in reverse on a later failure).
+func (dv *device) applyBGP(ctx context.Context, prev, next *gnmi.Config) ([]step, error) {
+	before, err := dv.neighbors(prev)
+	if err != nil {
+		return nil, err
+	}
+	after, err := dv.neighbors(next)
+	if err != nil {
+		return nil, err
+	}
+	speaker := dv.d.speaker
+	var done []step
+	fail := func(err error) ([]step, error) {
+		undo(ctx, dv.d, done)
+		return nil, err
+	}
+	for _, addr := range slices.SortedFunc(maps.Keys(before), netip.Addr.Compare) {
+		old := before[addr]
+		if n, ok := after[addr]; ok && reflect.DeepEqual(n, old) {
+			continue
+		}
+		if err := speaker.DeleteNeighbor(ctx, addr); err != nil {
+			return fail(fmt.Errorf("delete bgp neighbor %s: %w", addr, err))
+		}
+		done = append(done, step{what: "delete neighbor " + addr.String(), undo: func(ctx context.Context) error { return speaker.AddNeighbor(ctx, old) }})
+	}
+	for _, addr := range slices.SortedFunc(maps.Keys(after), netip.Addr.Compare) {
+		n := after[addr]
+		if old, ok := before[addr]; ok && reflect.DeepEqual(n, old) {
+			continue
+		}
+		if err := speaker.AddNeighbor(ctx, n); err != nil {
+			return fail(fmt.Errorf("/network-instances/network-instance[name=%s]/protocols/protocol[identifier=BGP][name=%s]/bgp/neighbors/neighbor[neighbor-address=%s]: %w", DefaultInstance, BGPProtocol, addr, err))
+		}
+		done = append(done, step{what: "add neighbor " + addr.String(), undo: func(ctx context.Context) error { return speaker.DeleteNeighbor(ctx, addr) }})
+	}
+	return done, nil
+}
+
+// undo runs the undo steps in reverse, logging what cannot be undone.
+func undo(ctx context.Context, d *Daemon, done []step) error {
+	uctx := context.WithoutCancel(ctx)
+	var errs []error
+	for i := len(done) - 1; i >= 0; i-- {
+		if err := done[i].undo(uctx); err != nil {
+			d.log.Error("gnmi set: undo failed; the PE differs from the running config", "step", done[i].what, "err", err)
+			errs = append(errs, fmt.Errorf("undo %s: %w", done[i].what, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // normalize turns a gNMI plan into the PE's terms, keeping what the
@@ -214,16 +305,9 @@ func (dv *device) apply(ctx context.Context, cur, want evpnState) (err error) {
 	pe, speaker := dv.d.pe, dv.d.speaker
 	var done []step
 	defer func() {
-		if err == nil {
-			return
-		}
-		// Undo with a context of its own: the Set's may be what failed.
-		uctx := context.WithoutCancel(ctx)
-		for i := len(done) - 1; i >= 0; i-- {
-			if uerr := done[i].undo(uctx); uerr != nil {
-				dv.d.log.Error("gnmi set: undo failed; the PE differs from the running config", "step", done[i].what, "err", uerr)
-				err = errors.Join(err, fmt.Errorf("undo %s: %w", done[i].what, uerr))
-			}
+		if err != nil {
+			// Undo with a context of its own: the Set's may be what failed.
+			err = errors.Join(err, undo(ctx, dv.d, done))
 		}
 	}()
 	changedSeg := map[route.ESI]bool{}
