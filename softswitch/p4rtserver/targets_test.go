@@ -128,9 +128,10 @@ func startBMv2(t testing.TB) *target {
 	}
 	addr := lis.Addr().String()
 	lis.Close()
-	thrift := 20000 + os.Getpid()%20000
-	cmd := exec.Command("simple_switch_grpc", "--no-p4", "--device-id", strconv.Itoa(testDevice), "--log-level", "off",
-		"--thrift-port", strconv.Itoa(thrift), "--", "--grpc-server-addr", addr, "--cpu-port", "255")
+	cmd := exec.Command("simple_switch_grpc", "--no-p4", "--device-id", strconv.Itoa(testDevice), "--log-console", "--log-level", "debug",
+		"--", "--grpc-server-addr", addr, "--cpu-port", "255")
+	logf, _ := os.Create("/tmp/bmv2.log")
+	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
