@@ -58,7 +58,9 @@
 // corrupted entry is repaired). Read also replaces the controller's view
 // with what it found, which is how a restarted controller, or one whose
 // target restarted, starts again from the truth. Entries that belong to no
-// entity are logged, not deleted.
+// entity are logged, not deleted: they may be the intact half of an entity
+// being repaired; DeleteStrays removes them once Reconcile has rewritten
+// what it wants.
 //
 // Two states have no entry of their own: DFState{DF: false} (no egress.df
 // entry) is read back for every (segment, bridge domain) that has an AC on

@@ -36,9 +36,21 @@ func (s *Switch) Read(ctx context.Context) ([]asic.Entity, error) {
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	ts, err := s.fetch(ctx)
+	out, ts, err := s.readLocked(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if strays := len(ts.objs) - len(ts.claimed); strays > 0 {
+		s.log.Warn("target entries that belong to no entity: left in place (DeleteStrays removes them)", "entries", strays)
+	}
+	return out, nil
+}
+
+// readLocked reads the target into a new view. Called with writeMu held.
+func (s *Switch) readLocked(ctx context.Context) ([]asic.Entity, *targetState, error) {
+	ts, err := s.fetch(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	nv := newView()
 	var out []asic.Entity
@@ -47,14 +59,49 @@ func (s *Switch) Read(ctx context.Context) ([]asic.Entity, error) {
 			out = append(out, c)
 		}
 	}
-	strays := len(ts.objs) - len(ts.claimed)
-	if strays > 0 {
-		s.log.Warn("target entries that belong to no entity: left in place", "entries", strays)
-	}
 	s.mu.Lock()
 	s.view = nv
 	s.mu.Unlock()
-	return out, nil
+	return out, ts, nil
+}
+
+// DeleteStrays reads the target like Read and deletes what belongs to no
+// entity: the leftovers of a corrupted or half-written entity, or of
+// another controller. Call it after asic.Reconcile has rewritten what it
+// wants, not before: an entity Read left out because one of its entries was
+// damaged still forwards with the others until it is rewritten. It returns
+// the number of P4Runtime entities deleted.
+func (s *Switch) DeleteStrays(ctx context.Context) (int, error) {
+	if s.isClosed() {
+		return 0, errClosed
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	_, ts, err := s.readLocked(ctx)
+	if err != nil {
+		return 0, err
+	}
+	keys := make([]string, 0, len(ts.objs)-len(ts.claimed))
+	for k := range ts.objs {
+		if !ts.claimed[k] {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	ups := make([]*p4v1.Update, len(keys))
+	for i, k := range keys {
+		ups[i] = &p4v1.Update{Type: p4v1.Update_DELETE, Entity: ts.objs[k]}
+	}
+	if len(ups) == 0 {
+		return 0, nil
+	}
+	// p4rt deletes table entries before the groups and members they use.
+	if err := s.client.Write(ctx, ups); err != nil {
+		s.markStale()
+		return 0, fmt.Errorf("p4asic: delete %d stray entities: %w", len(ups), err)
+	}
+	s.log.Info("deleted stray target entities", "entities", len(ups))
+	return len(ups), nil
 }
 
 func (s *Switch) fetch(ctx context.Context) (*targetState, error) {
@@ -83,6 +130,7 @@ func (s *Switch) fetch(ctx context.Context) (*targetState, error) {
 		return nil, fmt.Errorf("p4asic: read aliasing members: %w", err)
 	}
 	for _, m := range ms {
+		ts.objs[objKey(obj{ent: p4rt.Entity(m)})] = p4rt.Entity(m)
 		dm, err := s.ix.DecodeActionProfileMember(m)
 		if err != nil || dm.Action == nil || dm.Action.Name != p4.ActionSetAliasingPE || len(dm.Action.Params) != 1 {
 			continue
@@ -395,11 +443,19 @@ func (s *Switch) verify(nv *view, ts *targetState, c asic.Entity) bool {
 			break
 		}
 	}
+	var memberKeys []string
 	if g, isGroup := c.(asic.AliasingGroup); isGroup && ok {
 		for _, m := range forwarding(g) {
 			if ts.members[uint32(m)] != m {
 				ok = false
+				break
 			}
+			mm, err := s.member(m)
+			if err != nil {
+				ok = false
+				break
+			}
+			memberKeys = append(memberKeys, objKey(obj{ent: p4rt.Entity(mm)}))
 		}
 	}
 	if !ok {
@@ -408,6 +464,9 @@ func (s *Switch) verify(nv *view, ts *targetState, c asic.Entity) bool {
 	}
 	for _, o := range objs {
 		ts.claimed[objKey(o)] = true
+	}
+	for _, k := range memberKeys {
+		ts.claimed[k] = true
 	}
 	return true
 }

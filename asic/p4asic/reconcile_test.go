@@ -275,3 +275,50 @@ func TestWriteContract(t *testing.T) {
 var errAny = errors.New("any error")
 
 var _ = p4asic.WithAddress
+
+// Entries that belong to no entity survive Read and Reconcile (they may be
+// the intact half of an entity being repaired) and DeleteStrays removes
+// them: here a source-MAC entry that would keep a MAC from being learned,
+// and an aliasing member no group uses.
+func TestDeleteStrays(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, r *rig) {
+		sw := programmed(t, r)
+		ix := sw.Client().Index()
+		smac, err := ix.BuildTableEntry(p4rt.TableEntry{Table: p4.TableSourceMAC,
+			Match:  []p4rt.FieldMatch{p4rt.Exact(p4.FieldBD, p4rt.Uint(bd)), p4rt.Exact(p4.FieldMAC, remoteMAC[:])},
+			Action: p4rt.Action(p4.ActionSMACKnown, p4rt.Arg(p4.FieldAC, p4rt.Uint(ac1)))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		member, err := ix.BuildActionProfileMember(p4rt.ActionProfileMember{Profile: p4.ActionProfileAliasingSelector, MemberID: 99,
+			Action: p4rt.Action(p4.ActionSetAliasingPE, p4rt.Arg(p4.FieldPE, p4rt.Uint(99)))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		if err := sw.Client().Write(ctx, []*p4v1.Update{p4rt.Insert(smac), p4rt.Insert(member)}); err != nil {
+			t.Fatal(err)
+		}
+		if n := reconcile(t, sw, baseState()); n != 0 {
+			t.Errorf("reconcile with strays on the target wrote %d updates, want 0", n)
+		}
+		if n, err := sw.DeleteStrays(ctx); err != nil || n != 2 {
+			t.Errorf("DeleteStrays = %d, %v; want 2, nil", n, err)
+		}
+		if n, err := sw.DeleteStrays(ctx); err != nil || n != 0 {
+			t.Errorf("second DeleteStrays = %d, %v; want 0, nil", n, err)
+		}
+		if diff := gocmp.Diff(sortEntities(baseState()), read(t, sw), entityCmp); diff != "" {
+			t.Errorf("Read after DeleteStrays (-want +got):\n%s", diff)
+		}
+		events, err := sw.Events(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.send(t, accessPort1, tagged(t, vlan1, remoteCW, remoteMAC))
+		if diff := gocmp.Diff(asic.Event{Kind: asic.EventLearn, BD: bd, MAC: remoteMAC, AC: ac1}, event(t, events)); diff != "" {
+			t.Errorf("learn after the stray source-MAC entry was deleted (-want +got):\n%s", diff)
+		}
+	})
+}
