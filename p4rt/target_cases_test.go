@@ -544,3 +544,25 @@ func BenchmarkTargetWriteRead(b *testing.B) {
 		}
 	}
 }
+
+func TestTargetIdleTimeoutNotifications(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg *target, p *Pipeline) {
+		if tg.name == "softswitch" {
+			t.Skip("the softswitch does not generate idle timeout notifications (no ageing of entries yet)")
+		}
+		ctx := testContext(t)
+		c := primaryWithProgram(t, tg, p, 1)
+		entry := mustBuild(t, p.Index, TableEntry{Table: "fib", Match: fibKey(3, 0x33), Action: Action("fib_forward", Arg("port", Uint(1))), IdleTimeout: 200 * time.Millisecond})
+		if err := c.Write(ctx, []*p4v1.Update{Insert(entry)}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case n := <-c.IdleTimeouts():
+			if len(n.Entries) != 1 || TableEntryKey(n.Entries[0]) != TableEntryKey(entry) || n.Entries[0].GetIdleTimeoutNs() != entry.GetIdleTimeoutNs() {
+				t.Errorf("idle timeout notification = %v, want the entry %s", n.Entries, p.Index.Describe(Entity(entry)))
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("no idle timeout notification; stats %+v", c.Stats())
+		}
+	})
+}
