@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	sw := softswitch.New(softswitch.Config{CPUPort: uint32(*cpuPort), Logger: log})
 	defer sw.Close()
 	for _, p := range ports {
-		port, err := openInterface(p.iface)
+		port, err := softswitch.OpenInterface(p.iface)
 		if err != nil {
 			return fmt.Errorf("port %d@%s: %w", p.num, p.iface, err)
 		}
