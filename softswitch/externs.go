@@ -118,6 +118,9 @@ func (c *compiler) compileCalculation(name, algo string, input []jTV) (*calculat
 				return nil, fmt.Errorf("calculation %q constant: %w", name, ErrInvalid)
 			}
 			bits := in.Bitwidth
+			if bits > maxFieldWidth {
+				return nil, fmt.Errorf("calculation %q constant of %d bits: %w", name, bits, ErrUnsupported)
+			}
 			if bits <= 0 {
 				return nil, fmt.Errorf("calculation %q constant without bitwidth: %w", name, ErrInvalid)
 			}

@@ -46,3 +46,21 @@ func FuzzProcess(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompile feeds arbitrary documents to the loader: it must return an
+// error or a program, never panic. Seeds: the compiled test programs.
+func FuzzCompile(f *testing.F) {
+	for _, name := range []string{"stack", "tables", "arith", "externs", "checksum", "meter"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		p, err := Compile(doc)
+		if err == nil && p == nil {
+			t.Fatal("no program and no error")
+		}
+	})
+}

@@ -124,6 +124,14 @@ func Compile(bmv2JSON []byte) (*Program, error) {
 	return p, nil
 }
 
+// maxArraySize bounds counter and register arrays (and table sizes), so a
+// malformed program cannot make the loader allocate without limit.
+const maxArraySize = 1 << 20
+
+// maxFieldWidth bounds header fields, action parameters and constants, for
+// the same reason.
+const maxFieldWidth = 4096
+
 // compiler holds what is needed while compiling one program.
 type compiler struct {
 	p *Program
@@ -221,6 +229,9 @@ func (c *compiler) compileHeaders() error {
 			if w <= 0 {
 				return fmt.Errorf("header type %q field %q: width %v: %w", jt.Name, name, w, ErrInvalid)
 			}
+			if w > maxFieldWidth {
+				return fmt.Errorf("header type %q field %q: width %v (at most %d supported): %w", jt.Name, name, w, maxFieldWidth, ErrUnsupported)
+			}
 			ht.fields = append(ht.fields, typeField{name: name, width: int(w)})
 			ht.bits += int(w)
 		}
@@ -268,6 +279,14 @@ func (c *compiler) compileHeaders() error {
 			}
 			h.stack = s
 			s.headers = append(s.headers, h.id)
+		}
+		if len(s.headers) == 0 {
+			return fmt.Errorf("header stack %q has no headers: %w", js.Name, ErrInvalid)
+		}
+		for _, id := range s.headers {
+			if p.headers[id].typ != p.headers[s.headers[0]].typ {
+				return fmt.Errorf("header stack %q mixes header types: %w", js.Name, ErrInvalid)
+			}
 		}
 		p.stacks = append(p.stacks, s)
 		p.stackByName[s.name] = s
@@ -351,6 +370,9 @@ func (c *compiler) compileExterns() error {
 	j, p := c.j, c.p
 	p.counterByNm = map[string]*counterArray{}
 	for _, jc := range j.CounterArrays {
+		if jc.Size < 0 || jc.Size > maxArraySize {
+			return fmt.Errorf("counter %q of %d cells (0..%d supported): %w", jc.Name, jc.Size, maxArraySize, ErrUnsupported)
+		}
 		ca := &counterArray{name: jc.Name, size: jc.Size}
 		if jc.IsDirect {
 			if jc.Binding == nil {
@@ -365,6 +387,12 @@ func (c *compiler) compileExterns() error {
 	}
 	p.registerBy = map[string]*registerArray{}
 	for _, jr := range j.RegisterArrays {
+		if jr.Size < 0 || jr.Size > maxArraySize {
+			return fmt.Errorf("register %q of %d cells (0..%d supported): %w", jr.Name, jr.Size, maxArraySize, ErrUnsupported)
+		}
+		if jr.Bitwidth <= 0 {
+			return fmt.Errorf("register %q of %d bits: %w", jr.Name, jr.Bitwidth, ErrInvalid)
+		}
 		if jr.Bitwidth > 64 {
 			return fmt.Errorf("register %q of %d bits (more than 64): %w", jr.Name, jr.Bitwidth, ErrUnsupported)
 		}
@@ -432,6 +460,9 @@ func (c *compiler) compileActions() error {
 		a := &action{id: ja.ID, name: ja.Name}
 		nu, nw := 0, 0
 		for _, rd := range ja.RuntimeData {
+			if rd.Bitwidth <= 0 || rd.Bitwidth > maxFieldWidth {
+				return fmt.Errorf("action %q parameter %q of %d bits: %w", ja.Name, rd.Name, rd.Bitwidth, ErrUnsupported)
+			}
 			pr := param{name: rd.Name, width: rd.Bitwidth}
 			if rd.Bitwidth > 64 {
 				pr.wide, pr.slot = true, nw
@@ -629,6 +660,9 @@ func (c *compiler) compileTable(jt *jTable) (*table, error) {
 	}
 	if jt.MaxSize <= 0 {
 		t.maxSize = 1024 // BMv2's default when the program states no size
+	}
+	if jt.MaxSize > maxArraySize {
+		return nil, fmt.Errorf("size %d (at most %d supported): %w", jt.MaxSize, maxArraySize, ErrUnsupported)
 	}
 	for _, k := range jt.Key {
 		kf := keyField{info: KeyFieldInfo{Name: k.Name}}
