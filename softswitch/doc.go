@@ -60,5 +60,15 @@
 // primitives and hash algorithms, programs that are not v1model (no
 // ingress/egress pipelines or standard_metadata).
 //
+// # Tests
+//
+// testdata/*.p4 are small programs for the constructs p4/evpn.p4 does not
+// use, compiled by p4c (testdata/compile.sh; outputs committed). evpn_test.go
+// runs p4/build/evpn.json frame by frame. bmv2_test.go runs the same
+// programs, state and frames on BMv2's simple_switch_grpc (in a network
+// namespace, programmed over P4Runtime) and requires identical output port
+// by port; it needs root and simple_switch_grpc on PATH, and skips
+// otherwise. FuzzProcess and FuzzCompile feed arbitrary frames and documents.
+//
 // It must not import evpn/, bgp/, asic/ or gnmi/.
 package softswitch
