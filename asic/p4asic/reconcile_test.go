@@ -6,12 +6,14 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"google.golang.org/grpc/codes"
 
 	"github.com/p4evpn/p4evpn/asic"
 	"github.com/p4evpn/p4evpn/asic/p4asic"
@@ -321,4 +323,48 @@ func TestDeleteStrays(t *testing.T) {
 			t.Errorf("learn after the stray source-MAC entry was deleted (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// A target's refusal comes back in the update's slot, naming the entity,
+// with the target's code; the other updates are applied.
+func TestTargetRefusal(t *testing.T) {
+	r := startRig(t, "127.0.0.1:0", false)
+	sw := programmed(t, r)
+	// Fill egress.df, the smallest table whose key space is larger than
+	// the table, then one more: bridge domains 100-116 times segments
+	// 10-1009 make room for 17000 entries.
+	var setup []asic.Entity
+	for b := range 17 {
+		setup = append(setup, asic.BridgeDomain{ID: asic.BridgeDomainID(100 + b), UnicastLabel: uint32(200000 + b)})
+	}
+	for sg := range 1000 {
+		setup = append(setup, asic.Segment{ID: asic.SegmentID(10 + sg), ESILabel: uint32(300000 + sg)})
+	}
+	write(t, sw, sets(setup...)...)
+	ups := make([]asic.Update, 0, p4.SizeDF+1)
+	for i := range p4.SizeDF + 1 {
+		ups = append(ups, asic.Set(asic.DFState{Segment: asic.SegmentID(10 + i%1000), BD: asic.BridgeDomainID(100 + i/1000), DF: true}))
+	}
+	err := sw.Write(context.Background(), ups)
+	var werr *asic.WriteError
+	if !errors.As(err, &werr) {
+		t.Fatalf("Write past the table's size: %v, want a *asic.WriteError", err)
+	}
+	var failed []int
+	for i, e := range werr.Errors {
+		if e != nil {
+			failed = append(failed, i)
+		}
+	}
+	if len(failed) != 1 {
+		t.Fatalf("%d updates failed (%v), want the one past the table's size", len(failed), failed)
+	}
+	e := werr.Errors[failed[0]]
+	var ue *p4rt.UpdateError
+	if !errors.As(e, &ue) || ue.Code != codes.ResourceExhausted {
+		t.Errorf("error %v: want a p4rt.UpdateError with %v", e, codes.ResourceExhausted)
+	}
+	if want := ups[failed[0]].String(); !strings.Contains(e.Error(), want) {
+		t.Errorf("error %q does not name %s", e, want)
+	}
 }

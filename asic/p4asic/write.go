@@ -26,9 +26,10 @@ type planned struct {
 }
 
 // Write implements asic.Switch. Updates are translated in order against the
-// view, then sent in runs that p4rt does not reorder: a new run starts only
-// where the caller's order goes back in p4rt's dependency order, so a batch
-// of FDB entries is one p4rt Write in batches of the configured size.
+// view, a batch-size chunk at a time, and each chunk is sent in runs that
+// p4rt does not reorder: a new run starts only where the caller's order goes
+// back in p4rt's dependency order, so a chunk of FDB entries is one p4rt
+// Write.
 func (s *Switch) Write(ctx context.Context, updates []asic.Update) error {
 	if s.isClosed() {
 		return errClosed
@@ -71,6 +72,12 @@ func (s *Switch) Write(ctx context.Context, updates []asic.Update) error {
 	}
 	failed := false
 	for i, err := range errs {
+		var ue *p4rt.UpdateError
+		if errors.As(err, &ue) && err == error(ue) {
+			// The target's own refusal: name the entity it was for.
+			err = fmt.Errorf("%s: target refused %w", updates[i], ue)
+			errs[i] = err
+		}
 		if err != nil {
 			failed = true
 			s.metrics.writeErrors.WithLabelValues(kindOf(updates[i])).Inc()
@@ -251,8 +258,9 @@ func (s *Switch) timedWrite(ctx context.Context, run []planned, ups []*p4v1.Upda
 	return err
 }
 
-// translate turns one asic update into P4Runtime updates and applies it to
-// v. An error leaves v as it was.
+// translate appends the P4Runtime updates of one asic update to out and
+// applies it to v. A refused update (bad value, missing reference) leaves v
+// as it was; a failure after v changed marks it stale.
 func (s *Switch) translate(v *view, u asic.Update, out []*p4v1.Update) ([]*p4v1.Update, error) {
 	if u.Entity == nil {
 		return nil, errors.New("update without an entity")
