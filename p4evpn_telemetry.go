@@ -54,7 +54,10 @@ func (d *Daemon) runTelemetry(ctx context.Context) {
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	t.refresh(ctx)
+	// BGP state is first read at the first tick or peer event: a GoBGP
+	// call now could race with another speaker of the process starting
+	// (GoBGP's StartBgp writes package variables its servers read).
+	t.publishPE()
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,6 +189,12 @@ func (t *telemetry) publishSegments(n names) {
 
 // refresh republishes everything.
 func (t *telemetry) refresh(ctx context.Context) {
+	t.publishPE()
+	t.poll(ctx)
+}
+
+// publishPE republishes the MAC tables and the DFs.
+func (t *telemetry) publishPE() {
 	if t.d.pe != nil {
 		n := t.d.device.names()
 		for id := range t.evis {
@@ -198,7 +207,6 @@ func (t *telemetry) refresh(ctx context.Context) {
 		}
 		t.publishSegments(n)
 	}
-	t.poll(ctx)
 }
 
 // poll publishes BGP neighbor state and interface counters.

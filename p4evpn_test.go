@@ -16,8 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	p4evpn "github.com/p4evpn/p4evpn"
+	"github.com/p4evpn/p4evpn/asic/memswitch"
 	"github.com/p4evpn/p4evpn/bgp"
 	"github.com/p4evpn/p4evpn/config"
 	"github.com/p4evpn/p4evpn/evpn"
@@ -95,7 +97,7 @@ core:
 labels: {first: %[1]d00000, last: %[1]d00999}
 timers:
   restart-settle: 500ms
-  telemetry-interval: 1s
+  telemetry-interval: 1m # no GoBGP call before every speaker started (see startFabric)
 evis:
   - id: 100
     attachment-circuits:
@@ -623,5 +625,97 @@ func TestNewRefuses(t *testing.T) {
 				t.Errorf("New: %v, want an error containing %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestGNMIRoundTrip runs the documented example file on an in-memory
+// switch: its OpenConfig rendering, read with Get and written back with a
+// Set replace, changes nothing on the switch; a Set that changes the EVI
+// keeps what OpenConfig cannot say (AC ids, static MACs); BGP neighbors
+// come and go with Sets; a Set the daemon refuses leaves everything as it
+// was.
+func TestGNMIRoundTrip(t *testing.T) {
+	cfg, err := config.Load("config/testdata/pe1.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Loopback only: no route reflector, no listener, no election file.
+	cfg.BGP = config.BGP{}
+	cfg.Target.ElectionIDFile = ""
+	cfg.GNMI.Listen, cfg.Metrics = "127.0.0.1:0", ""
+	sw := memswitch.New()
+	defer sw.Close()
+	d := start(t, cfg, p4evpn.WithSwitch(sw))
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	c := gnmiClient(t, d.GNMIAddr().String())
+	ctx = metadata.AppendToOutgoingContext(ctx, "username", "admin", "password", "admin")
+
+	get, err := c.Get(ctx, &gpb.GetRequest{Path: []*gpb.Path{{}}, Type: gpb.GetRequest_CONFIG, Encoding: gpb.Encoding_JSON_IETF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := get.GetNotification()[0].GetUpdate()[0].GetVal().GetJsonIetfVal()
+	batches, _ := sw.Stats()
+	if _, err := c.Set(ctx, &gpb.SetRequest{Replace: []*gpb.Update{{Path: &gpb.Path{}, Val: jsonVal(string(running))}}}); err != nil {
+		t.Fatalf("Set replace with the running config: %v", err)
+	}
+	if b, _ := sw.Stats(); b != batches {
+		t.Errorf("replacing the config with itself wrote %d batches to the switch, want 0", b-batches)
+	}
+
+	// Change the MAC-VRF: it is rebuilt, with its AC ids and static MAC.
+	upd := []*gpb.Update{{Path: gpath(t, "/network-instances/network-instance[name=blue]/fdb/config/maximum-entries"), Val: jsonVal("500")}}
+	if _, err := c.Set(ctx, &gpb.SetRequest{Update: upd}); err != nil {
+		t.Fatal(err)
+	}
+	evis := d.PE().EVIs()
+	if len(evis) != 1 || len(evis[0].ACs) != 2 || evis[0].ACs[0].Config.ID != 1 || evis[0].ACs[1].Config.ID != 2 {
+		t.Errorf("after the Set the EVIs are %+v, want EVI 100 with ACs 1 and 2", evis)
+	}
+	if m, ok := macEntry(d, 100, route.MustMAC("02:00:00:00:00:fe")); !ok || m.Source != evpn.SourceStatic {
+		t.Errorf("after the Set the static MAC is %+v, %v; want it kept", m, ok)
+	}
+
+	// BGP neighbors: add one, then a refused Set, then delete it.
+	nb := "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor[neighbor-address=127.0.13.9]"
+	add := []*gpb.Update{{Path: gpath(t, nb), Val: jsonVal(`{"config": {"neighbor-address": "127.0.13.9", "peer-as": 65000},
+		"transport": {"config": {"passive-mode": true}}}`)}}
+	if _, err := c.Set(ctx, &gpb.SetRequest{Update: add}); err != nil {
+		t.Fatal(err)
+	}
+	neighbors := func() []string {
+		nbs, err := d.Speaker().Neighbors(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range nbs {
+			out = append(out, n.Address.String())
+		}
+		return out
+	}
+	if got := neighbors(); len(got) != 1 || got[0] != "127.0.13.9" {
+		t.Errorf("after adding a neighbor over gNMI the speaker has %v", got)
+	}
+	bad := []*gpb.Update{
+		{Path: gpath(t, "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/global/config/as"), Val: jsonVal("65001")},
+		{Path: gpath(t, "/network-instances/network-instance[name=blue]/fdb/config/maximum-entries"), Val: jsonVal("400")},
+	}
+	batches, _ = sw.Stats()
+	if _, err := c.Set(ctx, &gpb.SetRequest{Delete: []*gpb.Path{gpath(t, nb)}, Update: bad}); err == nil || !strings.Contains(err.Error(), "65001") {
+		t.Errorf("Set changing the AS: err %v, want a refusal naming 65001", err)
+	}
+	if got := neighbors(); len(got) != 1 {
+		t.Errorf("a refused Set changed the neighbors to %v", got)
+	}
+	if b, _ := sw.Stats(); b != batches {
+		t.Errorf("a refused Set wrote %d batches to the switch", b-batches)
+	}
+	if _, err := c.Set(ctx, &gpb.SetRequest{Delete: []*gpb.Path{gpath(t, nb)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := neighbors(); len(got) != 0 {
+		t.Errorf("after deleting the neighbor over gNMI the speaker has %v", got)
 	}
 }

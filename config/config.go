@@ -206,7 +206,9 @@ type GNMI struct {
 	Key       string `yaml:"key"`
 	// ClientCA, when set, requires and verifies client certificates.
 	ClientCA string `yaml:"client-ca"`
-	Users    []User `yaml:"users"`
+	// Users are the accepted credentials; with none (plaintext only) every
+	// caller may read and write.
+	Users []User `yaml:"users"`
 }
 
 // User is a gNMI user (username/password in metadata).
@@ -552,6 +554,9 @@ func (c *Config) validateSwitch(add func(error)) {
 		}
 		if !g.Plaintext && (g.Cert == "" || g.Key == "") {
 			add(bad("gnmi.cert", strconv.Quote(g.Cert), "TLS needs cert and key (or plaintext: true for a testbed)"))
+		}
+		if !g.Plaintext && len(g.Users) == 0 {
+			add(bad("gnmi.users", "[]", "a TLS server needs users; without any, every caller could Set (allowed only with plaintext: true, for a testbed)"))
 		}
 	}
 	users := map[string]bool{}

@@ -99,6 +99,8 @@ func TestParseErrorsNameFieldAndValue(t *testing.T) {
 		{desc: "keepalive not shorter than hold", old: "keepalive: 3s", new: "keepalive: 9s", wantErr: []string{"keepalive", "9s"}},
 		{desc: "bad source MAC", old: "source-mac: 02:00:00:00:01:0a", new: "source-mac: zz", wantErr: []string{"core.source-mac", "zz"}},
 		{desc: "static MAC on a foreign AC", old: `ac: 1}`, new: `ac: 7}`, wantErr: []string{"static-macs[0].ac", "7"}},
+		{desc: "EVI named like the BGP instance", old: "name: blue ", new: "name: DEFAULT ", wantErr: []string{"evis[0].name", "DEFAULT"}},
+		{desc: "negative restart settle", old: "restart-settle: 1s ", new: "restart-settle: -1s ", wantErr: []string{"timers.restart-settle", "-1s"}},
 		{desc: "gNMI TLS without cert", old: "plaintext: true", new: "plaintext: false", wantErr: []string{"gnmi.cert"}},
 		{desc: "a route reflector with a switch", old: "mode: pe ", new: "mode: route-reflector ", wantErr: []string{"route reflector has no switch"}},
 		{desc: "two errors reported at once", old: "log-level: info", new: "log-level: loud", old2: "asn: 65000 ", new2: "asn: 0 ", wantErr: []string{"asn", "log-level", "loud"}},
