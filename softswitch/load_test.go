@@ -46,6 +46,13 @@ func TestLoadRejectsWhatItCannotRunAndNamesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	read := func(path string) []byte {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	tests := []struct {
 		desc     string
 		json     []byte
@@ -53,6 +60,8 @@ func TestLoadRejectsWhatItCannotRunAndNamesIt(t *testing.T) {
 		wantText string
 	}{
 		{desc: "a program executing a meter", json: meter, wantErr: ErrUnsupported, wantText: `primitive "execute_meter"`},
+		{desc: "header unions (testdata/programs/misc)", json: read("testdata/programs/misc/prog.json"), wantErr: ErrUnsupported, wantText: "header_union_types"},
+		{desc: "a parser value set (testdata/programs/value_set)", json: read("testdata/programs/value_set/prog.json"), wantErr: ErrUnsupported, wantText: "parse_vsets"},
 		{desc: "not JSON", json: []byte("{"), wantErr: ErrInvalid, wantText: "bmv2 json"},
 		{desc: "format version 1", wantErr: ErrUnsupported, wantText: "format version",
 			json: mutate(t, "tables", func(d map[string]any) { d["__meta__"] = map[string]any{"version": []int{1, 0}} })},

@@ -140,13 +140,16 @@ type compiler struct {
 
 func (c *compiler) compile() error {
 	j, p := c.j, c.p
-	for name, l := range map[string]int{
-		"header_union_types": len(j.HeaderUnionTypes), "header_unions": len(j.HeaderUnions),
-		"header_union_stacks": len(j.HeaderUnionStacks), "parse_vsets": len(j.ParseVsets),
-		"extern_instances": len(j.ExternInstances),
+	for _, sec := range []struct {
+		name string
+		n    int
+	}{
+		{"header_union_types", len(j.HeaderUnionTypes)}, {"header_unions", len(j.HeaderUnions)},
+		{"header_union_stacks", len(j.HeaderUnionStacks)}, {"parse_vsets", len(j.ParseVsets)},
+		{"extern_instances", len(j.ExternInstances)},
 	} {
-		if l > 0 {
-			return fmt.Errorf("%s (%d declared): %w", name, l, ErrUnsupported)
+		if sec.n > 0 {
+			return fmt.Errorf("%s (%d declared): %w", sec.name, sec.n, ErrUnsupported)
 		}
 	}
 	if err := c.compileHeaders(); err != nil {
