@@ -46,3 +46,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// unregister takes the instruments off reg, for a New that failed after
+// registering them, so that the caller may try again with the same registry.
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	for _, c := range []prometheus.Collector{m.writeSeconds, m.writeErrors, m.eventsDropped} {
+		reg.Unregister(c)
+	}
+}

@@ -81,6 +81,11 @@ func TestMetrics(t *testing.T) {
 	if _, err := p4asic.New(ctx, p4asic.WithClient(sw.Client()), p4asic.WithRegistry(reg)); err == nil || !strings.Contains(err.Error(), "already uses this registry") {
 		t.Errorf("second switch on the same registry: %v, want a refusal", err)
 	}
+	sw.Close()
+	next := newSwitch(t, r.addr, 2, p4asic.WithRegistry(reg))
+	if err := next.Close(); err != nil {
+		t.Errorf("a switch on the registry of a closed one: %v", err)
+	}
 }
 
 func label(m *dto.Metric, name string) string {

@@ -222,6 +222,7 @@ func New(ctx context.Context, opts ...Option) (*Switch, error) {
 			copts = append(copts, p4rt.WithElectionID(cfg.electionID))
 		}
 		if s.client, err = p4rt.Connect(ctx, cfg.addr, copts...); err != nil {
+			m.unregister(cfg.registry)
 			return nil, fmt.Errorf("p4asic: connect %s: %w", cfg.addr, err)
 		}
 		s.ownsConn = true
@@ -230,6 +231,7 @@ func New(ctx context.Context, opts ...Option) (*Switch, error) {
 		if s.ownsConn {
 			s.client.Close()
 		}
+		m.unregister(cfg.registry)
 		return nil, err
 	}
 	return s, nil
@@ -436,8 +438,8 @@ func (s *Switch) DroppedEvents() uint64 {
 var errClosed = errors.New("p4asic: switch closed")
 
 // Close implements asic.Switch: it stops event delivery, closes every
-// subscription and, when the switch dialed it, the P4Runtime connection.
-// The target keeps its tables.
+// subscription, takes the metrics off the registry and, when the switch
+// dialed it, closes the P4Runtime connection. The target keeps its tables.
 func (s *Switch) Close() error {
 	s.subMu.Lock()
 	if s.closed {
@@ -452,6 +454,7 @@ func (s *Switch) Close() error {
 	s.subMu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.metrics.unregister(s.cfg.registry)
 	if s.ownsConn {
 		return s.client.Close()
 	}
