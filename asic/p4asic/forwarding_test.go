@@ -2,6 +2,7 @@ package p4asic_test
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -348,4 +349,66 @@ func TestCloseEndsEvents(t *testing.T) {
 	if _, err := sw.Read(context.Background()); err == nil {
 		t.Error("Read after Close succeeded")
 	}
+}
+
+// Entries that carry another entity's port follow it: moving an AC to
+// another port rewrites the FDB entries and flood replicas toward it, and
+// moving a tunnel to another core port rewrites its replicas; a changed
+// label replaces the old one. Read still gives back exactly the state.
+func TestMovesRewriteDependents(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, r *rig) {
+		sw := programmed(t, r)
+		state := baseState()
+		moved := map[asic.Key]asic.Entity{
+			asic.AttachmentCircuit{ID: ac1}.Key(): asic.AttachmentCircuit{ID: ac1, Port: accessPort2, VLAN: vlan1, BD: bd},
+			asic.RemotePE{ID: pe1}.Key(): asic.RemotePE{ID: pe1, Address: netip.MustParseAddr("192.0.2.1"), CorePort: corePort2,
+				SourceMAC: coreMAC, NextHopMAC: nextHop1},
+			asic.BridgeDomain{ID: bd}.Key(): asic.BridgeDomain{ID: bd, UnicastLabel: unicastLbl + 100, BUMLabel: bumLbl},
+		}
+		var ups []asic.Update
+		for i, e := range state {
+			if m, ok := moved[e.Key()]; ok {
+				state[i] = m
+				ups = append(ups, asic.Set(m))
+			}
+		}
+		write(t, sw, ups...)
+
+		// Known unicast to the local MAC, with the new label, leaves by
+		// the AC's new port.
+		r.send(t, corePort1, mpls(t, coreMAC, []uint32{unicastLbl + 100}, false, hostA, remoteMAC))
+		if diff := cmp.Diff(tagged(t, vlan1, hostA, remoteMAC), r.recv(t, accessPort2)); diff != "" {
+			t.Errorf("to the moved AC (-want +got):\n%s", diff)
+		}
+		// The old label is gone.
+		r.send(t, corePort1, mpls(t, coreMAC, []uint32{unicastLbl}, false, hostA, remoteMAC))
+		waitDrop(t, sw, p4.DropLabelUnknown, 1)
+		// Known unicast to pe 1 leaves by its new core port.
+		r.send(t, accessPort2, tagged(t, vlan1, remoteMAC, hostA))
+		if diff := cmp.Diff(mpls(t, nextHop1, []uint32{macLabel1}, false, remoteMAC, hostA), r.recv(t, corePort2)); diff != "" {
+			t.Errorf("to the moved tunnel (-want +got):\n%s", diff)
+		}
+		// BUM from AC 2: to AC 1 on its new port (the same port as AC 2,
+		// another VLAN), and both PEs' replicas by core port 2.
+		bcast := [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+		r.send(t, accessPort2, tagged(t, vlan2, bcast, hostB))
+		if diff := cmp.Diff(tagged(t, vlan1, bcast, hostB), r.recv(t, accessPort2)); diff != "" {
+			t.Errorf("flood to the moved AC (-want +got):\n%s", diff)
+		}
+		got := map[string]bool{}
+		for _, f := range collect(t, r, 2, corePort2) {
+			got[f.frame] = true
+		}
+		for _, want := range [][]byte{
+			mpls(t, nextHop1, []uint32{imetLabel1, peerESILbl}, false, bcast, hostB),
+			mpls(t, nextHop2, []uint32{transport2, imetLabel2}, true, bcast, hostB),
+		} {
+			if !got[string(want)] {
+				t.Errorf("flood: no frame %x on core port 2", want)
+			}
+		}
+		if diff := cmp.Diff(sortEntities(state), read(t, sw), entityCmp); diff != "" {
+			t.Errorf("Read after the moves (-want +got):\n%s", diff)
+		}
+	})
 }
