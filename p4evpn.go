@@ -118,6 +118,9 @@ type Daemon struct {
 	// event, a reconciliation).
 	kick chan struct{}
 
+	shutdownOnce sync.Once
+	shutdownErr  error
+
 	// mu guards started, closed and reconciled.
 	mu         sync.Mutex
 	started    bool
@@ -516,8 +519,13 @@ func (d *Daemon) Close() error {
 	return err
 }
 
-// shutdown stops what Start started, in reverse order.
+// shutdown stops what Start started, in reverse order, once.
 func (d *Daemon) shutdown() error {
+	d.shutdownOnce.Do(func() { d.shutdownErr = d.stop() })
+	return d.shutdownErr
+}
+
+func (d *Daemon) stop() error {
 	var errs []error
 	if d.cancel != nil {
 		d.cancel()

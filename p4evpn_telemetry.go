@@ -255,7 +255,8 @@ func (t *telemetry) poll(ctx context.Context) {
 	for _, p := range t.d.cfg.Ports {
 		name := InterfaceName(p.ID)
 		pc := perPort[p.ID]
-		t.st.SetInterface(gnmi.InterfaceState{Name: name, OperStatus: "UP", AdminStatus: "UP", Ifindex: p.ID,
+		// No oper-status: a P4Runtime target reports no link state.
+		t.st.SetInterface(gnmi.InterfaceState{Name: name, AdminStatus: "UP", Ifindex: p.ID,
 			Counters: gnmi.InterfaceCounters{InPkts: pc.Packets, InOctets: pc.Bytes}})
 	}
 }

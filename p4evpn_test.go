@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -237,7 +239,7 @@ type fabric struct {
 
 // startFabric starts the RR and two PEs; PE2 runs on a caller-owned
 // embedded target so that it can restart over live forwarding state.
-func startFabric(t *testing.T) *fabric {
+func startFabric(t testing.TB) *fabric {
 	t.Helper()
 	f := &fabric{}
 	a, b := softswitch.NewLink(1024)
@@ -717,5 +719,48 @@ func TestGNMIRoundTrip(t *testing.T) {
 	}
 	if got := neighbors(); len(got) != 0 {
 		t.Errorf("after deleting the neighbor over gNMI the speaker has %v", got)
+	}
+}
+
+// BenchmarkRemoteLearn measures, one MAC at a time, the time from a frame
+// with a new source MAC entering PE1's access port to PE2's PE taking the
+// MAC into its FIB (its EventMACAdded; the P4Runtime write of the entry
+// follows in the same call): the learning digest over P4Runtime, PE1's
+// decision and its route, BGP to the RR and on to PE2, PE2's decision.
+func BenchmarkRemoteLearn(b *testing.B) {
+	f := startFabric(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := f.pe[2].PE().Subscribe(ctx, 1<<16)
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := f.engines[1].access[1]
+	frame := func(mac route.MAC) []byte {
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{},
+			&layers.Ethernet{DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, SrcMAC: net.HardwareAddr(mac[:]), EthernetType: layers.EthernetTypeDot1Q},
+			&layers.Dot1Q{VLANIdentifier: 100, Type: 0x88b5}, gopacket.Payload(make([]byte, 46))); err != nil {
+			b.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		mac := route.MAC{0x02, 0x10, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
+		if err := port.Write(frame(mac)); err != nil {
+			b.Fatal(err)
+		}
+		for installed := false; !installed; {
+			select {
+			case ev := <-events:
+				installed = ev.Kind == evpn.EventMACAdded && ev.MAC == mac
+			case <-time.After(waitLimit):
+				b.Fatalf("PE2 never installed %s", mac)
+			}
+		}
+		// Drain what PE2 flooded to its access port.
+		for _, ok := f.engines[2].access[1].TryRecv(); ok; _, ok = f.engines[2].access[1].TryRecv() {
+		}
 	}
 }
