@@ -100,3 +100,95 @@ func TestPELearnsFromDataPlane(t *testing.T) {
 		t.Errorf("switch FDB entry for %s = %+v, want one to AC %d", hostA, fdb, ac1)
 	}
 }
+
+// The daemon restarts while the target keeps forwarding: a new PE on a new
+// switch connection adopts the switch's ids and labels, hears the same
+// routes, and its Reconcile writes nothing; the MAC learned before the
+// restart is advertised again; traffic to the remote MAC never stopped.
+func TestPERestartReconcilesNothing(t *testing.T) {
+	r := startRig(t, "127.0.0.1:0", false)
+	routerID := netip.MustParseAddr("192.0.2.100")
+	remote := netip.MustParseAddr("192.0.2.3")
+	rt := route.AutoRouteTarget(65000, 10)
+	routes := []route.Path{
+		{NLRI: route.MACIP{RD: route.AutoRD(remote, 10), MAC: remoteMAC, Label1: 3001},
+			Attrs: route.Attributes{NextHop: remote, RouteTargets: []route.RouteTarget{rt}}},
+		{NLRI: route.InclusiveMulticast{RD: route.AutoRD(remote, 10), OriginatorIP: remote},
+			Attrs: route.Attributes{NextHop: remote, RouteTargets: []route.RouteTarget{rt},
+				PMSI: &route.PMSITunnel{TunnelType: route.TunnelTypeIngressReplication, Label: 3002, TunnelID: remote}}},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	start := func(election uint64, adopt bool) (*evpn.PE, *recordingSpeaker, func()) {
+		sw := newSwitch(t, r.addr, election)
+		speaker := &recordingSpeaker{announced: make(chan route.Path, 64)}
+		pe, err := evpn.New(evpn.Config{RouterID: routerID, ASN: 65000, Labels: evpn.LabelRange{First: 1000, Last: 1999},
+			Core:    evpn.Core{Port: corePort1, SourceMAC: coreMAC, NextHopMAC: nextHop1},
+			Speaker: speaker, Switch: sw, Logger: quietLogger(), SwitchAgeing: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if adopt {
+			if err := pe.Adopt(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evCtx, evCancel := context.WithCancel(ctx)
+		events, err := sw.Events(evCtx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pumped := make(chan struct{})
+		go func() {
+			defer close(pumped)
+			for ev := range events {
+				pe.HandleSwitchEvent(evCtx, ev) //nolint:errcheck // the test checks the outcome
+			}
+		}()
+		if err := pe.AddEVI(ctx, evpn.EVIConfig{ID: 10, BD: bd, ACs: []evpn.ACConfig{{ID: ac1, Port: accessPort1, VLAN: vlan1}}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range routes {
+			if err := pe.HandlePath(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return pe, speaker, func() { evCancel(); <-pumped; pe.Close(); sw.Close() }
+	}
+	waitRT2 := func(s *recordingSpeaker, mac asic.MAC) {
+		t.Helper()
+		for {
+			select {
+			case p := <-s.announced:
+				if m, ok := p.NLRI.(route.MACIP); ok && m.MAC == mac {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("no RT-2 for %s", mac)
+			}
+		}
+	}
+
+	_, speaker, stop := start(1, false)
+	r.send(t, accessPort1, tagged(t, vlan1, remoteMAC, hostA))
+	if diff := gocmp.Diff(mpls(t, nextHop1, []uint32{3001}, false, remoteMAC, hostA), r.recv(t, corePort1)); diff != "" {
+		t.Fatalf("before the restart (-want +got):\n%s", diff)
+	}
+	waitRT2(speaker, hostA)
+	stop()
+
+	pe, speaker, stop := start(2, true)
+	defer stop()
+	n, err := pe.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("Reconcile after the restart wrote %d updates, want 0", n)
+	}
+	waitRT2(speaker, hostA)
+	r.send(t, accessPort1, tagged(t, vlan1, remoteMAC, hostA))
+	if diff := gocmp.Diff(mpls(t, nextHop1, []uint32{3001}, false, remoteMAC, hostA), r.recv(t, corePort1)); diff != "" {
+		t.Errorf("after the restart (-want +got):\n%s", diff)
+	}
+}
