@@ -30,17 +30,18 @@ type Host struct {
 	vlan uint16
 	log  *slog.Logger
 
-	inbox chan []byte
+	inbox chan inFrame
 	done  chan struct{}
 	wg    sync.WaitGroup
 
-	// mu guards send, arp, waiters, received and dropped.
+	// mu guards send, arp, waiters, received, dropped and watchers.
 	mu       sync.Mutex
 	send     func([]byte) error
 	arp      map[netip.Addr]net.HardwareAddr
 	waiters  map[echoKey]chan time.Time
 	received []Frame
 	dropped  int
+	watchers map[layers.EthernetType]func(Frame)
 }
 
 // Frame is one frame a Host received, decoded enough for scenario checks.
@@ -50,6 +51,9 @@ type Frame struct {
 	// Payload is the bytes after the Ethernet (and 802.1Q) header.
 	Payload []byte
 	At      time.Time
+	// Via names the link the frame arrived on (DeliverVia); a multihomed
+	// host tells its links apart by it.
+	Via string
 }
 
 type echoKey struct {
@@ -57,8 +61,13 @@ type echoKey struct {
 	id, seq uint16
 }
 
+type inFrame struct {
+	via   string
+	frame []byte
+}
+
 // maxRecorded bounds the frames a Host keeps for inspection.
-const maxRecorded = 4096
+const maxRecorded = 16384
 
 // NewHost returns a started Host. send transmits a frame on the host's link;
 // it may be replaced later with Attach (a VM that moves). vlan 0 means
@@ -79,7 +88,7 @@ func NewHost(name string, mac net.HardwareAddr, addr netip.Prefix, vlan uint16, 
 	h := &Host{
 		name: name, mac: mac, addr: addr, vlan: vlan, send: send,
 		log:     log.With("host", name),
-		inbox:   make(chan []byte, 1024),
+		inbox:   make(chan inFrame, 1024),
 		done:    make(chan struct{}),
 		arp:     map[netip.Addr]net.HardwareAddr{},
 		waiters: map[echoKey]chan time.Time{},
@@ -108,8 +117,12 @@ func (h *Host) Attach(send func([]byte) error) {
 
 // Deliver queues a frame that arrived on the host's link. It never blocks:
 // when the queue is full the frame is dropped and counted, as a NIC would.
-func (h *Host) Deliver(frame []byte) {
-	b := append([]byte(nil), frame...)
+func (h *Host) Deliver(frame []byte) { h.DeliverVia("", frame) }
+
+// DeliverVia is Deliver for a host with several links: via names the link
+// (recorded in Frame.Via).
+func (h *Host) DeliverVia(via string, frame []byte) {
+	b := inFrame{via: via, frame: append([]byte(nil), frame...)}
 	select {
 	case h.inbox <- b:
 	default:
@@ -136,12 +149,36 @@ func (h *Host) run() {
 		case <-h.done:
 			return
 		case f := <-h.inbox:
-			h.handle(f)
+			h.handle(f.via, f.frame)
 		}
 	}
 }
 
-func (h *Host) handle(frame []byte) {
+// Dropped counts frames lost because the host's queue was full.
+func (h *Host) Dropped() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dropped
+}
+
+// Watch calls f, from the host's goroutine, for every frame of etherType
+// addressed to the host (or broadcast), in addition to recording it; nil
+// removes the watcher. Scenarios count streams with it without the
+// record's bound.
+func (h *Host) Watch(etherType layers.EthernetType, f func(Frame)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f == nil {
+		delete(h.watchers, etherType)
+		return
+	}
+	if h.watchers == nil {
+		h.watchers = map[layers.EthernetType]func(Frame){}
+	}
+	h.watchers[etherType] = f
+}
+
+func (h *Host) handle(via string, frame []byte) {
 	pkt := gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Lazy)
 	eth, _ := pkt.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
 	if eth == nil {
@@ -158,14 +195,19 @@ func (h *Host) handle(frame []byte) {
 	if !isBroadcastOrMulticast(eth.DstMAC) && !equalMAC(eth.DstMAC, h.mac) {
 		return
 	}
+	fr := Frame{
+		Src: eth.SrcMAC, Dst: eth.DstMAC, EtherType: etherType,
+		Payload: append([]byte(nil), payload...), At: time.Now(), Via: via,
+	}
 	h.mu.Lock()
 	if len(h.received) < maxRecorded {
-		h.received = append(h.received, Frame{
-			Src: eth.SrcMAC, Dst: eth.DstMAC, EtherType: etherType,
-			Payload: append([]byte(nil), payload...), At: time.Now(),
-		})
+		h.received = append(h.received, fr)
 	}
+	watch := h.watchers[etherType]
 	h.mu.Unlock()
+	if watch != nil {
+		watch(fr)
+	}
 
 	if a, ok := pkt.Layer(layers.LayerTypeARP).(*layers.ARP); ok {
 		h.handleARP(a)

@@ -1,0 +1,77 @@
+package testbed
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/p4evpn/p4evpn/evpn"
+)
+
+// TestNetnsFabric runs the example fabric with Linux hosts in network
+// namespaces: the kernel's ARP and ping across the PEs' softswitches on
+// AF_PACKET veths, a Linux bond for the dual-homed host; the remote MACs
+// come from BGP. Every namespace is gone after Close.
+func TestNetnsFabric(t *testing.T) {
+	if err := NetnsAvailable(); err != nil {
+		t.Skip(err)
+	}
+	topo, err := DemoTopology(45, KindEvpnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo.Name = "tbtest"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f, err := StartNetnsFabric(ctx, topo, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			f.Close()
+		}
+	})
+	if err := f.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ from, to string }{{"A", "C"}, {"B", "D"}, {"D", "A"}} {
+		h, peer := f.NetnsHost(tc.from), f.NetnsHost(tc.to)
+		out, err := h.Command(ctx, "ping", "-c", "5", "-i", "0.05", "-W", "2", peer.Addr.Addr().String()).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), " 0% packet loss") {
+			t.Errorf("%s pings %s: %v\n%s", tc.from, tc.to, err, out)
+		}
+	}
+	// The kernel's ARP entry on A for C is C's MAC.
+	out, err := f.NetnsHost("A").Command(ctx, "ip", "neigh", "show", "10.0.0.3").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "02:00:00:00:00:0c") {
+		t.Errorf("A's neighbour entry for C: %v\n%s", err, out)
+	}
+	// Isolation: E (EVI 200) cannot reach EVI 100.
+	if out, err := f.NetnsHost("E").Command(ctx, "ping", "-c", "2", "-W", "1", "10.0.0.3").CombinedOutput(); err == nil {
+		t.Errorf("E (EVI 200) reached C (EVI 100):\n%s", out)
+	}
+	m, ok := MACEntry(f.PE("pe1"), 100, macOf(&Host{mac: f.NetnsHost("C").MAC}))
+	if !ok || m.Source != evpn.SourceRemote || m.Peer != f.PE("pe3").RouterID() {
+		t.Errorf("pe1's entry for C = %+v, %v; want a remote MAC from BGP toward pe3", m, ok)
+	}
+	names := []string{nsName(topo.Name, "switch"), nsName(topo.Name, "A"), nsName(topo.Name, "B")}
+	if err := f.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	closed = true
+	for _, n := range names {
+		if h, err := netns.GetFromName(n); err == nil {
+			h.Close()
+			t.Errorf("namespace %s survives Close", n)
+		}
+	}
+	if _, err := os.Stat(statePath(topo.Name)); err == nil {
+		t.Errorf("state file %s survives Close", statePath(topo.Name))
+	}
+}
