@@ -2,6 +2,12 @@ module github.com/p4evpn/p4evpn
 
 go 1.26.0
 
+// Go 1.24+ listeners are Multipath TCP sockets where the kernel has MPTCP,
+// and those refuse a TCP MD5 key (RFC 2385): GoBGP then logs a warning and
+// the neighbor's session never comes up. Plain TCP for this module's
+// binaries and tests.
+godebug multipathtcp=0
+
 require (
 	github.com/google/go-cmp v0.7.0
 	github.com/google/gopacket v1.1.19
@@ -9,8 +15,10 @@ require (
 	github.com/osrg/gobgp/v3 v3.37.0
 	github.com/p4lang/p4runtime v1.5.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/prometheus/client_model v0.6.3
 	github.com/vishvananda/netlink v1.3.1
 	github.com/vishvananda/netns v0.0.5
+	golang.org/x/sys v0.48.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
@@ -38,7 +46,6 @@ require (
 	github.com/openconfig/grpctunnel v0.1.0 // indirect
 	github.com/openconfig/ygot v0.29.20 // indirect
 	github.com/pelletier/go-toml/v2 v2.0.8 // indirect
-	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/sirupsen/logrus v1.9.3 // indirect
@@ -50,7 +57,9 @@ require (
 	github.com/subosito/gotenv v1.4.2 // indirect
 	golang.org/x/exp v0.0.0-20241009180824-f66d83c29e7c // indirect
 	golang.org/x/net v0.60.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	gopkg.in/ini.v1 v1.67.0 // indirect
 )
+
+// GoBGP v3.37.0 with the EVPN decoder fixes in third_party/gobgp/PATCHES.md.
+replace github.com/osrg/gobgp/v3 => ./third_party/gobgp
