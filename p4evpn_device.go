@@ -282,7 +282,42 @@ func (dv *device) normalize(next *gnmi.Config, plan *gnmi.EVPNPlan) evpnState {
 		}
 		out.evis[e.ID] = plannedEVI{name: niNames[i], cfg: e}
 	}
+	dv.allocateACIDs(out)
 	return out
+}
+
+// maxACID is the largest AC id the pipeline takes (p4asic: an AC's id is
+// its 14-bit egress replication id).
+const maxACID = 1<<14 - 1
+
+// allocateACIDs gives every AC that is not in effect yet the smallest id
+// no AC uses, instead of gnmi.ACIDFor's port<<12|VLAN, which does not fit
+// 14 bits from port 4 on. The ids of ACs in effect are never reused within
+// one Set, so a removal and an addition cannot collide in the switch.
+func (dv *device) allocateACIDs(st evpnState) {
+	used := map[asic.ACID]bool{}
+	running := map[[3]uint32]asic.ACID{}
+	for _, e := range dv.applied.evis {
+		for _, ac := range e.cfg.ACs {
+			used[ac.ID] = true
+			running[[3]uint32{e.cfg.ID, uint32(ac.Port), uint32(ac.VLAN)<<16 | uint32(ac.InnerVLAN)}] = ac.ID
+		}
+	}
+	next := asic.ACID(1)
+	for _, id := range slices.Sorted(maps.Keys(st.evis)) {
+		e := st.evis[id]
+		for j, ac := range e.cfg.ACs {
+			if rid, ok := running[[3]uint32{id, uint32(ac.Port), uint32(ac.VLAN)<<16 | uint32(ac.InnerVLAN)}]; ok && rid == ac.ID {
+				continue
+			}
+			for used[next] && next <= maxACID {
+				next++
+			}
+			// Past maxACID the PE refuses the AC, and the Set fails.
+			e.cfg.ACs[j].ID = next
+			used[next] = true
+		}
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

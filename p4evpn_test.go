@@ -645,6 +645,7 @@ func TestGNMIRoundTrip(t *testing.T) {
 	cfg.BGP = config.BGP{}
 	cfg.Target.ElectionIDFile = ""
 	cfg.GNMI.Listen, cfg.Metrics = "127.0.0.1:0", ""
+	cfg.Ports = append(cfg.Ports, config.Port{ID: 20, Kind: "access"})
 	sw := memswitch.New()
 	defer sw.Close()
 	d := start(t, cfg, p4evpn.WithSwitch(sw))
@@ -677,6 +678,22 @@ func TestGNMIRoundTrip(t *testing.T) {
 	}
 	if m, ok := macEntry(d, 100, route.MustMAC("02:00:00:00:00:fe")); !ok || m.Source != evpn.SourceStatic {
 		t.Errorf("after the Set the static MAC is %+v, %v; want it kept", m, ok)
+	}
+
+	// An AC created over gNMI gets an id the pipeline takes (14 bits),
+	// even on a port whose gnmi.ACIDFor would not fit.
+	if _, err := c.Set(ctx, &gpb.SetRequest{Update: eviSet(t, "red", 300, "eth20", 300)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range d.PE().EVIs() {
+		for _, ac := range e.ACs {
+			if ac.Config.ID == 0 || ac.Config.ID > 1<<14-1 {
+				t.Errorf("EVI %d AC on port %d VLAN %d has id %d, outside 1-16383", e.ID, ac.Config.Port, ac.Config.VLAN, ac.Config.ID)
+			}
+		}
+	}
+	if n := len(d.PE().EVIs()); n != 2 {
+		t.Errorf("after creating MAC-VRF red the PE has %d EVIs, want 2", n)
 	}
 
 	// BGP neighbors: add one, then a refused Set, then delete it.
