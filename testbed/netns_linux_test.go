@@ -15,7 +15,8 @@ import (
 // TestNetnsFabric runs the example fabric with Linux hosts in network
 // namespaces: the kernel's ARP and ping across the PEs' softswitches on
 // AF_PACKET veths, a Linux bond for the dual-homed host; the remote MACs
-// come from BGP. Every namespace is gone after Close.
+// come from BGP; when pe1 fails, C still reaches the dual-homed B (the
+// ping's loss is logged, not asserted). Every namespace is gone after Close.
 func TestNetnsFabric(t *testing.T) {
 	if err := NetnsAvailable(); err != nil {
 		t.Skip(err)
@@ -59,6 +60,28 @@ func TestNetnsFabric(t *testing.T) {
 	m, ok := MACEntry(f.PE("pe1"), 100, macOf(&Host{mac: f.NetnsHost("C").MAC}))
 	if !ok || m.Source != evpn.SourceRemote || m.Peer != f.PE("pe3").RouterID() {
 		t.Errorf("pe1's entry for C = %+v, %v; want a remote MAC from BGP toward pe3", m, ok)
+	}
+	// PE failure with the kernel's ping: pe1 stops under a ping from C to
+	// the dual-homed B, which stays reachable through pe2.
+	ping := f.NetnsHost("C").Command(ctx, "ping", "-c", "300", "-i", "0.01", "-W", "1", "10.0.0.2")
+	var pingOut strings.Builder
+	ping.Stdout, ping.Stderr = &pingOut, &pingOut
+	if err := ping.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := f.StopPE("pe1"); err != nil {
+		t.Errorf("StopPE: %v", err)
+	}
+	ping.Wait()
+	stats := pingOut.String()
+	if i := strings.Index(stats, "---"); i >= 0 {
+		stats = stats[i:]
+	}
+	t.Logf("C pings B every 10 ms while pe1 fails:\n%s", stats)
+	out, err = f.NetnsHost("C").Command(ctx, "ping", "-c", "3", "-i", "0.05", "-W", "2", "10.0.0.2").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), " 0% packet loss") {
+		t.Errorf("C pings B after pe1 failed: %v\n%s", err, out)
 	}
 	names := []string{nsName(topo.Name, "switch"), nsName(topo.Name, "A"), nsName(topo.Name, "B")}
 	if err := f.Close(); err != nil {
