@@ -114,7 +114,9 @@ type session struct {
 
 func openStream(t testing.TB, tg *target) *session {
 	t.Helper()
-	ctx, cancel := context.WithCancel(ctxT(t))
+	// No deadline: a stream lives as long as its test (benchmarks run
+	// longer than ctxT allows).
+	ctx, cancel := context.WithCancel(context.Background())
 	st, err := tg.client.StreamChannel(ctx)
 	if err != nil {
 		t.Fatal(err)
