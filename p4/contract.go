@@ -69,8 +69,8 @@ const (
 	SizeTransportLabel     = 64
 	SizeServiceLabel       = 8192
 	SizeESILabel           = 1024
-	SizeSourceMAC          = 65536
-	SizeFDB                = 65536
+	SizeSourceMAC          = 131072
+	SizeFDB                = 131072
 	SizeAliasing           = 4096
 	SizeAliasingSelector   = 16384 // members of ActionProfileAliasingSelector
 	SizeRemoteServiceLabel = 65536
