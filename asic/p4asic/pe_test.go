@@ -1,9 +1,5 @@
-//go:build evpnintegration
-
-// This test imports evpn/, which internal/layering forbids to anything under
-// asic/ (test packages included), so it builds only with the tag:
-//
-//	go test -tags evpnintegration -run TestPELearnsFromDataPlane ./asic/p4asic/
+// These tests drive the P4Runtime switch with the real evpn.PE above it;
+// internal/layering lets asic/p4asic's tests (only) import evpn/ for that.
 
 package p4asic_test
 
