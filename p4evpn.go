@@ -121,11 +121,12 @@ type Daemon struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 
-	// mu guards started, closed and reconciled.
-	mu         sync.Mutex
-	started    bool
-	closed     bool
-	reconciled reconcileResult
+	// mu guards started, closed, reconciled and targetResyncs.
+	mu            sync.Mutex
+	started       bool
+	closed        bool
+	reconciled    reconcileResult
+	targetResyncs int
 }
 
 // reconcileResult records the restart reconciliation.
@@ -413,6 +414,12 @@ func (d *Daemon) startEmbedded() error {
 			}
 		}
 	}
+	if _, err := d.engine.Program(); err == nil {
+		// A new P4Runtime server knows nothing of what the engine holds, so
+		// the pipeline push resets it: keep an EmbeddedTarget across
+		// daemon restarts instead (WithEmbeddedTarget).
+		d.log.Warn("the softswitch already runs a program; a new P4Runtime server in front of it resets its forwarding state")
+	}
 	t, err := NewEmbeddedTarget(d.engine, "127.0.0.1:0", d.cfg.Target.DeviceID, d.log)
 	if err != nil {
 		return fmt.Errorf("p4evpn: %w", err)
@@ -487,6 +494,13 @@ func (d *Daemon) startPE(ctx, runCtx context.Context) error {
 			}
 		}
 	}()
+	if d.p4sw != nil {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.watchTarget(runCtx)
+		}()
+	}
 	// Segments before the EVIs whose ACs use them, in file order: a
 	// restart reproduces the segment ids and labels (evpn.PE.Adopt).
 	for _, s := range d.plan.segments {
@@ -500,6 +514,39 @@ func (d *Daemon) startPE(ctx, runCtx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// watchTarget reconciles the switch each time the P4Runtime stream comes
+// back after a break: the target may have restarted with empty tables. A
+// break before the restart reconciliation is left to it.
+func (d *Daemon) watchTarget(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.p4sw.Resynced():
+		}
+		if done, _, _ := d.Reconciled(); !done {
+			continue
+		}
+		n, err := d.pe.Reconcile(ctx)
+		d.mu.Lock()
+		d.targetResyncs++
+		d.mu.Unlock()
+		if err != nil {
+			d.log.Error("reconciliation after the target came back failed", "updates", n, "err", err)
+			continue
+		}
+		d.log.Warn("the P4Runtime target came back; switch reconciled", "updates", n)
+	}
+}
+
+// TargetResyncs counts the reconciliations run because the P4Runtime
+// stream to the target broke and came back.
+func (d *Daemon) TargetResyncs() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.targetResyncs
 }
 
 // Close stops the Daemon and waits for its goroutines. The switch keeps

@@ -781,3 +781,39 @@ func BenchmarkRemoteLearn(b *testing.B) {
 		}
 	}
 }
+
+// TestTargetRestart restarts PE2's P4Runtime target under a running
+// daemon: the new target starts without a pipeline, the daemon's client
+// reconnects and pushes it, and the daemon reconciles the empty tables
+// back to what the PE wants, so traffic flows again.
+func TestTargetRestart(t *testing.T) {
+	f := startFabric(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	hostA := host(t, "A", f.engines[1].access[1], macA.String(), "10.0.0.1/24", 100)
+	host(t, "B", f.engines[2].access[1], macB.String(), "10.0.0.2/24", 100)
+	if res, err := hostA.Ping(ctx, netip.MustParseAddr("10.0.0.2"), 2, 20*time.Millisecond, 5*time.Second); err != nil || res.Received != 2 {
+		t.Fatalf("ping before the target restart: %+v, %v", res, err)
+	}
+	addr := f.targets[2].Addr().String()
+	if err := f.targets[2].Close(); err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := p4evpn.NewEmbeddedTarget(f.engines[2].sw, addr, 1, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tgt.Close() })
+	waitFor(t, "PE2 to reconcile the restarted target", func() bool { return f.pe[2].TargetResyncs() > 0 })
+	res, err := hostA.Ping(ctx, netip.MustParseAddr("10.0.0.2"), 3, 20*time.Millisecond, 5*time.Second)
+	if err != nil || res.Received != 3 {
+		t.Errorf("ping after the target restart: %+v, %v; want 3 replies", res, err)
+	}
+	fdb, err := f.pe[2].Table(ctx, p4.TableFDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fdb.Entries) < 2 {
+		t.Errorf("PE2's restarted target holds %d FDB entries, want A's and B's: %+v", len(fdb.Entries), fdb.Entries)
+	}
+}
