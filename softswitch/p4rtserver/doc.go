@@ -1,7 +1,8 @@
 // Package p4rtserver puts the softswitch on the wire: a P4Runtime v1.5
 // server (github.com/p4lang/p4runtime protos, docs/v1/P4Runtime-Spec.adoc)
 // that a controller cannot tell from BMv2's simple_switch_grpc except where
-// BMv2 departs from the spec.
+// BMv2 departs from the spec (the conformance tests list each departure they
+// meet, and run on simple_switch_grpc when it is on PATH).
 //
 // The device config of a pipeline is the BMv2 JSON that p4c emits. The
 // server checks the P4Info against it by name (tables, key fields with match
@@ -27,8 +28,9 @@
 // supported: meters, registers, value sets, externs (a P4Info with meters,
 // value sets or externs is refused), DATAPLANE_ATOMIC, one-shot action
 // selector programming, group member weights above 1, watch ports, backup
-// replicas, idle-timeout notifications (idle_timeout_ns is stored and read
-// back, but the engine reports no hit times), role.config.
+// replicas, role.config. Idle-timeout notifications and time_since_last_hit
+// need a Device that is a HitTracker; the softswitch engine is not one yet,
+// so on it idle_timeout_ns is stored and read back but never fires.
 //
 // Concurrency: see Server.
 package p4rtserver
