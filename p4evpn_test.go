@@ -239,20 +239,27 @@ type fabric struct {
 
 // startFabric starts the RR and two PEs; PE2 runs on a caller-owned
 // embedded target so that it can restart over live forwarding state.
-func startFabric(t testing.TB) *fabric {
+func startFabric(t testing.TB, edits ...func(n int, c *config.Config)) *fabric {
 	t.Helper()
 	f := &fabric{}
+	pe := func(n int) *config.Config {
+		c := peConfig(t, n, "")
+		for _, e := range edits {
+			e(n, c)
+		}
+		return c
+	}
 	a, b := softswitch.NewLink(1024)
 	f.engines[1], f.engines[2] = newEngine(t, a), newEngine(t, b)
 	f.registry[1] = prometheus.NewRegistry()
-	f.pe[1] = start(t, peConfig(t, 1, ""), p4evpn.WithSoftswitch(f.engines[1].sw), p4evpn.WithRegistry(f.registry[1]))
+	f.pe[1] = start(t, pe(1), p4evpn.WithSoftswitch(f.engines[1].sw), p4evpn.WithRegistry(f.registry[1]))
 	tgt, err := p4evpn.NewEmbeddedTarget(f.engines[2].sw, "127.0.0.1:0", 1, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tgt.Close() })
 	f.targets[2] = tgt
-	f.pe[2] = start(t, peConfig(t, 2, ""), p4evpn.WithEmbeddedTarget(tgt))
+	f.pe[2] = start(t, pe(2), p4evpn.WithEmbeddedTarget(tgt))
 	// The RR starts last: GoBGP's StartBgp writes package variables that
 	// every GoBGP server reads while it processes updates, so under the
 	// race detector no speaker may start once sessions carry routes.
@@ -815,5 +822,42 @@ func TestTargetRestart(t *testing.T) {
 	}
 	if len(fdb.Entries) < 2 {
 		t.Errorf("PE2's restarted target holds %d FDB entries, want A's and B's: %+v", len(fdb.Entries), fdb.Entries)
+	}
+}
+
+// TestMultihomedDF puts an Ethernet segment on both PEs (port 2, EVI 100):
+// the PEs find each other through their RT-4 routes, elect PE1 the DF of
+// VLAN 100 (RFC 7432 modulo: 100 mod 2 = 0, the lower address), and PE1
+// serves the result over gNMI and /metrics.
+func TestMultihomedDF(t *testing.T) {
+	f := startFabric(t, func(n int, c *config.Config) {
+		c.Segments = append(c.Segments, config.Segment{Name: "es1", ESI: "00:11:22:33:44:55:66:77:88:99"})
+		c.EVIs[0].ACs = append(c.EVIs[0].ACs, config.AC{ID: 2, Port: 2, VLAN: 100, Segment: "es1"})
+		c.Timers.ElectionTimer = 200 * time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	elected := func(d *p4evpn.Daemon, local bool) func() bool {
+		return func() bool {
+			segs := d.PE().Segments()
+			return len(segs) == 1 && len(segs[0].Candidates) == 2 && len(segs[0].DF) == 1 &&
+				segs[0].DF[0].DF == netip.MustParseAddr("127.0.10.1") && segs[0].DF[0].Local == local
+		}
+	}
+	waitFor(t, "PE1 to be elected DF", elected(f.pe[1], true))
+	waitFor(t, "PE2 to see PE1 as DF", elected(f.pe[2], false))
+	c := gnmiClient(t, f.pe[1].GNMIAddr().String())
+	waitFor(t, "PE1's DF state in gNMI", func() bool {
+		get, err := c.Get(ctx, &gpb.GetRequest{Path: []*gpb.Path{gpath(t, "/ethernet-segments/ethernet-segment[name=es1]/designated-forwarders/designated-forwarder[vlan=100]/state")},
+			Type: gpb.GetRequest_STATE, Encoding: gpb.Encoding_JSON})
+		if err != nil || len(get.GetNotification()) == 0 {
+			return false
+		}
+		v := string(get.GetNotification()[0].GetUpdate()[0].GetVal().GetJsonVal())
+		return strings.Contains(v, "127.0.10.1") && strings.Contains(v, `"local":true`)
+	})
+	rows := f.pe[1].SegmentRows()
+	if len(rows) != 1 || rows[0].Name != "es1" || len(rows[0].DF) != 1 || !rows[0].DF[0].Local {
+		t.Errorf("PE1's segment rows = %+v, want es1 with PE1 the local DF", rows)
 	}
 }
