@@ -592,7 +592,9 @@ func (f *Fabric) ControllerRestart(ctx context.Context, pe, local, remote string
 	cancel()
 	reconciledAfter := time.Since(t0)
 	time.Sleep(200 * time.Millisecond)
-	ro, ri := out.Stop(100*time.Millisecond), in.Stop(100*time.Millisecond)
+	out.Halt()
+	in.Halt()
+	ro, ri := out.Stop(100*time.Millisecond), in.Stop(0)
 	done, updates, rerr := d.Reconciled()
 	r.check(err == nil && done && rerr == nil, "the new evpnd adopts the switch state and reconciles", "done %v, err %v, wait %v", done, rerr, err)
 	r.check(updates == 0, "reconciliation finds nothing to change (0 updates)", "%d updates", updates)
@@ -628,6 +630,37 @@ func (f *Fabric) PEFailure(ctx context.Context, pe, mh, remote string) (*Result,
 	if err := hm.GratuitousARP(); err != nil {
 		return nil, err
 	}
+	// Behind the multihomed host sit virtualMACs more stations (VMs behind
+	// a hypervisor's bond): the failure must cost the remote PE writes per
+	// segment, not per MAC.
+	for i := range virtualMACs {
+		src := route.MAC{0x02, 0x00, 0x5e, 0x10, byte(i >> 8), byte(i)}
+		if err := hm.sendAs(src, hr.MAC(), []byte("vm")); err != nil {
+			return nil, err
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = waitUntil(wctx, func() bool {
+		m, ok := MACEntry(peR, scenarioEVI, macOf(hm.Host))
+		if !ok || m.Dest.Kind != asic.ToAliasingGroup {
+			return false
+		}
+		table, err := peR.EVPN().MACTable(scenarioEVI)
+		if err != nil {
+			return false
+		}
+		behind := 0
+		for _, e := range table {
+			if e.ESI == m.ESI {
+				behind++
+			}
+		}
+		return behind >= virtualMACs+1
+	})
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("%s never reached %s and its %d stations through its segment: %w", peR.Name, mh, virtualMACs, err)
+	}
 	// Eight flows toward the multihomed host, so that aliasing sends some
 	// through the PE that fails; one flow back.
 	var streams []*Stream
@@ -636,6 +669,13 @@ func (f *Fabric) PEFailure(ctx context.Context, pe, mh, remote string) (*Result,
 	}
 	back := StartStream(hm.Host, hr.Host, 0x88e0, streamInterval)
 	time.Sleep(300 * time.Millisecond)
+	macsBefore := 0
+	if p := peR.EVPN(); p != nil {
+		for _, e := range p.EVIs() {
+			macsBefore += e.MACs
+		}
+	}
+	writesBefore := P4RuntimeWrites(peR.Registry())
 	t0 := time.Now()
 	if err := f.StopPE(pe); err != nil {
 		r.check(false, "stop "+pe, "%v", err)
@@ -643,6 +683,11 @@ func (f *Fabric) PEFailure(ctx context.Context, pe, mh, remote string) (*Result,
 	// Converged when the remote PE's entry for the host no longer lists
 	// the failed PE: wait for the streams instead, which is what matters.
 	time.Sleep(1500 * time.Millisecond)
+	for _, s := range streams {
+		s.Halt()
+	}
+	back.Halt()
+	time.Sleep(100 * time.Millisecond)
 	var to StreamResult
 	var lastLoss time.Time
 	for _, s := range streams {
@@ -656,7 +701,7 @@ func (f *Fabric) PEFailure(ctx context.Context, pe, mh, remote string) (*Result,
 			lastLoss = res.LastLoss
 		}
 	}
-	from := back.Stop(100 * time.Millisecond)
+	from := back.Stop(0)
 	r.check(to.Duplicates == 0, fmt.Sprintf("%s -> %s: no duplicates", remote, mh), "%s", to)
 	m, ok := MACEntry(peR, scenarioEVI, macOf(hm.Host))
 	r.check(ok, fmt.Sprintf("%s still reaches %s after %s failed", peR.Name, mh, pe), "entry %+v present %v", m, ok)
@@ -667,8 +712,28 @@ func (f *Fabric) PEFailure(ctx context.Context, pe, mh, remote string) (*Result,
 		r.figure(fmt.Sprintf("%s -> %s outage after %s stopped", remote, mh, pe), "%s (last lost frame sent %s after the stop)", ms(to.LongestOutage), ms(lastLoss.Sub(t0)))
 	}
 	r.figure(fmt.Sprintf("%s -> %s (8 flows)", remote, mh), "%s", to)
+	r.figure(fmt.Sprintf("%s's P4Runtime writes for the failure (mass withdrawal)", peR.Name), "%d write RPCs; %d MACs in its FIB, %d behind %s's segment",
+		P4RuntimeWrites(peR.Registry())-writesBefore, macsBefore, virtualMACs+1, mh)
 	r.figure(fmt.Sprintf("%s -> %s (bond fails over)", mh, remote), "%s", from)
 	return r, nil
+}
+
+// virtualMACs is how many stations PEFailure puts behind the multihomed
+// host.
+const virtualMACs = 200
+
+// sendAs transmits one frame from src (a station behind the host) to dst
+// on the host's VLAN, through its bond.
+func (fh *FabricHost) sendAs(src route.MAC, dst []byte, payload []byte) error {
+	frame := append(append([]byte(nil), dst...), src[:]...)
+	if fh.vlan != 0 {
+		frame = append(frame, 0x81, 0x00, byte(fh.vlan>>8), byte(fh.vlan))
+	}
+	frame = append(append(frame, 0x88, 0xb5), payload...)
+	for len(frame) < 60 {
+		frame = append(frame, 0)
+	}
+	return fh.transmit(frame)
 }
 
 // P4RuntimeWrites counts the P4Runtime write RPCs recorded in reg: the

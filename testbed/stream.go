@@ -19,6 +19,7 @@ type Stream struct {
 	etherType layers.EthernetType
 	interval  time.Duration
 	stop      chan struct{}
+	stopOnce  sync.Once
 	done      chan struct{}
 
 	// mu guards sent and got.
@@ -82,33 +83,45 @@ func (s *Stream) run() {
 	}
 }
 
+// Halt stops sending; Stop then measures. Halting several streams before
+// draining lets them all drain at once.
+func (s *Stream) Halt() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.done
+}
+
 // Stop ends the stream, waits drain for the last frames and returns what
 // it measured.
 func (s *Stream) Stop(drain time.Duration) StreamResult {
-	close(s.stop)
-	<-s.done
+	s.Halt()
 	time.Sleep(drain)
 	s.to.Watch(s.etherType, nil)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := StreamResult{Sent: len(s.sent)}
+	return measure(s.sent, s.got)
+}
+
+// measure computes what a stream lost from the send time of each sequence
+// number and the number of copies of each that arrived.
+func measure(sent []time.Time, got map[uint32]int) StreamResult {
+	r := StreamResult{Sent: len(sent)}
 	lastOK := -1
-	for seq := range s.sent {
-		n := s.got[uint32(seq)]
+	for seq := range sent {
+		n := got[uint32(seq)]
 		if n == 0 {
 			r.Lost++
-			r.LastLoss = s.sent[seq]
+			r.LastLoss = sent[seq]
 			continue
 		}
 		r.Received++
 		r.Duplicates += n - 1
 		if lastOK >= 0 && seq > lastOK+1 {
-			r.LongestOutage = max(r.LongestOutage, s.sent[seq].Sub(s.sent[lastOK]))
+			r.LongestOutage = max(r.LongestOutage, sent[seq].Sub(sent[lastOK]))
 		}
 		lastOK = seq
 	}
-	if lastOK < len(s.sent)-1 && lastOK >= 0 {
-		r.LongestOutage = max(r.LongestOutage, s.sent[len(s.sent)-1].Sub(s.sent[lastOK]))
+	if lastOK < len(sent)-1 && lastOK >= 0 {
+		r.LongestOutage = max(r.LongestOutage, sent[len(sent)-1].Sub(sent[lastOK]))
 	}
 	return r
 }
