@@ -479,7 +479,9 @@ func (d *Daemon) startPE(ctx, runCtx context.Context) error {
 			return fmt.Errorf("p4evpn: %w", err)
 		}
 	} else {
+		d.mu.Lock()
 		d.reconciled = reconcileResult{Done: true, At: time.Now()}
+		d.mu.Unlock()
 	}
 	events, err := d.sw.Events(runCtx)
 	if err != nil {

@@ -9,6 +9,10 @@ import (
 	"github.com/p4evpn/p4evpn/evpn/route"
 )
 
+// maxBatch bounds the PathAdds handed to the PE in one call, so that a
+// full table arriving at once does not wait for its end to be installed.
+const maxBatch = 1024
+
 // runBGP is the one goroutine that hands the speaker's events to the PE, in
 // the speaker's order: consecutive PathAdds go in one HandlePaths call. A
 // route reflector only drains them (the speaker never drops events, so an
@@ -100,6 +104,9 @@ func (d *Daemon) runBGP(ctx context.Context) {
 		}
 		if ev.Kind == bgp.PathAdd {
 			batch = append(batch, ev.Path)
+			if len(batch) >= maxBatch {
+				flush()
+			}
 			continue
 		}
 		flush()
