@@ -2662,11 +2662,11 @@ func (er *EVPNEthernetAutoDiscoveryRoute) Len() int {
 }
 
 func (er *EVPNEthernetAutoDiscoveryRoute) DecodeFromBytes(data []byte) error {
-	er.RD = GetRouteDistinguisher(data)
-	rdLen := er.RD.Len()
-	if len(data) < rdLen+14 { // 14 is 10 for
-		return NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, "bad Ethernet Auto-discovery Route length")
+	// RD(8) + ESI(10) + ETag(4) + Label(3)
+	if len(data) < 25 {
+		return NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, fmt.Sprintf("bad Ethernet Auto-discovery Route length: %d octets, want 25", len(data)))
 	}
+	er.RD = GetRouteDistinguisher(data)
 	data = data[er.RD.Len():]
 	err := er.ESI.DecodeFromBytes(data)
 	if err != nil {
@@ -2766,11 +2766,12 @@ func (er *EVPNMacIPAdvertisementRoute) Len() int {
 }
 
 func (er *EVPNMacIPAdvertisementRoute) DecodeFromBytes(data []byte) error {
-	er.RD = GetRouteDistinguisher(data)
-	rdLen := er.RD.Len()
-	if len(data) < rdLen {
-		return NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, "bad length of MAC/IP Advertisement Route")
+	// RD(8) + ESI(10) + ETag(4) + MacAddressLength(1) + MacAddress(6)
+	// + IPAddressLength(1), then IPAddress(0, 4 or 16) + Labels(3 or 6)
+	if len(data) < 30 {
+		return NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, fmt.Sprintf("bad length of MAC/IP Advertisement Route: %d octets, want at least 33", len(data)))
 	}
+	er.RD = GetRouteDistinguisher(data)
 	data = data[er.RD.Len():]
 	err := er.ESI.DecodeFromBytes(data)
 	if err != nil {
@@ -2783,6 +2784,9 @@ func (er *EVPNMacIPAdvertisementRoute) DecodeFromBytes(data []byte) error {
 	er.MacAddress = net.HardwareAddr(data[1:7])
 	er.IPAddressLength = data[7]
 	data = data[8:]
+	if (er.IPAddressLength == 32 || er.IPAddressLength == 128) && len(data) < int(er.IPAddressLength/8) {
+		return NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, fmt.Sprintf("bad length of MAC/IP Advertisement Route: no room for an IP address of length %d", er.IPAddressLength))
+	}
 	if er.IPAddressLength == 32 || er.IPAddressLength == 128 {
 		er.IPAddress = net.IP(data[0:((er.IPAddressLength) / 8)])
 	} else if er.IPAddressLength != 0 {
@@ -2922,15 +2926,18 @@ func (er *EVPNMulticastEthernetTagRoute) Len() int {
 }
 
 func (er *EVPNMulticastEthernetTagRoute) DecodeFromBytes(data []byte) error {
-	er.RD = GetRouteDistinguisher(data)
-	rdLen := er.RD.Len()
-	if len(data) < rdLen+4 {
-		return NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, "invalid length of multicast ethernet tag route")
+	// RD(8) + ETag(4) + IPAddressLength(1), then IPAddress(4 or 16)
+	if len(data) < 13 {
+		return NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, fmt.Sprintf("invalid length of multicast ethernet tag route: %d octets, want 17 or 29", len(data)))
 	}
+	er.RD = GetRouteDistinguisher(data)
 	data = data[er.RD.Len():]
 	er.ETag = binary.BigEndian.Uint32(data[0:4])
 	er.IPAddressLength = data[4]
 	data = data[5:]
+	if (er.IPAddressLength == 32 || er.IPAddressLength == 128) && len(data) < int(er.IPAddressLength/8) {
+		return NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, fmt.Sprintf("invalid length of multicast ethernet tag route: no room for an IP address of length %d", er.IPAddressLength))
+	}
 	if er.IPAddressLength == 32 || er.IPAddressLength == 128 {
 		er.IPAddress = net.IP(data[:er.IPAddressLength/8])
 	} else {
@@ -3020,16 +3027,21 @@ func (er *EVPNEthernetSegmentRoute) Len() int {
 }
 
 func (er *EVPNEthernetSegmentRoute) DecodeFromBytes(data []byte) error {
-	er.RD = GetRouteDistinguisher(data)
-	rdLen := er.RD.Len()
-	if len(data) < rdLen {
-		return NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, "invalid Ethernet Segment Route length")
+	// RD(8) + ESI(10) + IPAddressLength(1), then IPAddress(4 or 16)
+	if len(data) < 19 {
+		return NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, fmt.Sprintf("invalid Ethernet Segment Route length: %d octets, want 23 or 35", len(data)))
 	}
+	er.RD = GetRouteDistinguisher(data)
 	data = data[er.RD.Len():]
-	er.ESI.DecodeFromBytes(data)
+	if err := er.ESI.DecodeFromBytes(data); err != nil {
+		return err
+	}
 	data = data[10:]
 	er.IPAddressLength = data[0]
 	data = data[1:]
+	if (er.IPAddressLength == 32 || er.IPAddressLength == 128) && len(data) < int(er.IPAddressLength/8) {
+		return NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, fmt.Sprintf("invalid Ethernet Segment Route length: no room for an IP address of length %d", er.IPAddressLength))
+	}
 	if er.IPAddressLength == 32 || er.IPAddressLength == 128 {
 		er.IPAddress = net.IP(data[:er.IPAddressLength/8])
 	} else {
@@ -3381,7 +3393,15 @@ type EVPNNLRI struct {
 	RouteTypeData EVPNRouteTypeInterface
 }
 
-func (n *EVPNNLRI) DecodeFromBytes(data []byte, options ...*MarshallingOption) error {
+func (n *EVPNNLRI) DecodeFromBytes(data []byte, options ...*MarshallingOption) (err error) {
+	// The route decoders check their lengths; should one still index past
+	// its input, fail this NLRI with a malformed-attribute error instead of
+	// panicking the session's reader goroutine, which no caller can recover.
+	defer func() {
+		if r := recover(); r != nil {
+			err = NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, fmt.Sprintf("malformed EVPN NLRI (type %d, length %d): %v", n.RouteType, n.Length, r))
+		}
+	}()
 	if IsAddPathEnabled(true, RF_EVPN, options) {
 		var err error
 		data, err = n.decodePathIdentifier(data)
@@ -11484,6 +11504,9 @@ func (p *PathAttributeMpReachNLRI) DecodeFromBytes(data []byte, options ...*Mars
 	// In MRT dumps, AFI+SAFI+NLRI is implicit based on RIB Entry Header, see RFC 6396 4.3.4
 	implicitPrefix := GetImplicitPrefix(options)
 	if implicitPrefix == nil {
+		if p.Length < 4 {
+			return NewMessageError(eCode, eSubCode, value, "mpreach header length is short")
+		}
 		afi = binary.BigEndian.Uint16(value[0:2])
 		safi = value[2]
 
@@ -12828,7 +12851,14 @@ func parseEvpnExtended(data []byte) (ExtendedCommunityInterface, error) {
 			}, nil
 		}
 	}
-	return nil, NewMessageError(BGP_ERROR_UPDATE_MESSAGE_ERROR, BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, nil, fmt.Sprintf("unknown evpn subtype: %d", subType))
+	// A sub-type this code does not know (DF Election of RFC 8584, E-Tree,
+	// Multicast Flags, ...) is still a well-formed community: keep it
+	// opaque, as ParseExtended does for unknown types, rather than
+	// failing the whole UPDATE.
+	return &UnknownExtended{
+		Type:  EC_TYPE_EVPN,
+		Value: data[1:8],
+	}, nil
 }
 
 type TrafficRateExtended struct {
