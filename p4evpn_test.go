@@ -760,15 +760,7 @@ func BenchmarkRemoteLearn(b *testing.B) {
 		b.Fatal(err)
 	}
 	port := f.engines[1].access[1]
-	frame := func(mac route.MAC) []byte {
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{},
-			&layers.Ethernet{DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, SrcMAC: net.HardwareAddr(mac[:]), EthernetType: layers.EthernetTypeDot1Q},
-			&layers.Dot1Q{VLANIdentifier: 100, Type: 0x88b5}, gopacket.Payload(make([]byte, 46))); err != nil {
-			b.Fatal(err)
-		}
-		return buf.Bytes()
-	}
+	frame := func(mac route.MAC) []byte { return learnFrame(b, mac) }
 	b.ResetTimer()
 	for i := range b.N {
 		mac := route.MAC{0x02, 0x10, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
@@ -859,5 +851,39 @@ func TestMultihomedDF(t *testing.T) {
 	rows := f.pe[1].SegmentRows()
 	if len(rows) != 1 || rows[0].Name != "es1" || len(rows[0].DF) != 1 || !rows[0].DF[0].Local {
 		t.Errorf("PE1's segment rows = %+v, want es1 with PE1 the local DF", rows)
+	}
+}
+
+// learnFrame is a broadcast on VLAN 100 from mac.
+func learnFrame(tb testing.TB, mac route.MAC) []byte {
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{},
+		&layers.Ethernet{DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, SrcMAC: net.HardwareAddr(mac[:]), EthernetType: layers.EthernetTypeDot1Q},
+		&layers.Dot1Q{VLANIdentifier: 100, Type: 0x88b5}, gopacket.Payload(make([]byte, 46))); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkRemoteLearnGNMI is BenchmarkRemoteLearn seen by an NMS: from
+// the frame at PE1 to the ON_CHANGE notification of the MAC table entry
+// from PE2's gNMI server.
+func BenchmarkRemoteLearnGNMI(b *testing.B) {
+	f := startFabric(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	notes := subscribe(b, ctx, f.pe[2].GNMIAddr().String(), "/network-instances/network-instance[name=evi100]/fdb/mac-table/entries")
+	port := f.engines[1].access[1]
+	b.ResetTimer()
+	for i := range b.N {
+		mac := route.MAC{0x02, 0x20, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
+		if err := port.Write(learnFrame(b, mac)); err != nil {
+			b.Fatal(err)
+		}
+		wctx, wcancel := context.WithTimeout(ctx, waitLimit)
+		waitNote(b, wctx, notes, mac.String())
+		wcancel()
+		for _, ok := f.engines[2].access[1].TryRecv(); ok; _, ok = f.engines[2].access[1].TryRecv() {
+		}
 	}
 }
