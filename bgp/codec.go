@@ -21,8 +21,10 @@ const (
 	// extCommTypeEVPN is the EVPN extended community type (RFC 7153).
 	extCommTypeEVPN = 0x06
 	// extCommSubtypeDFElection is the DF Election extended community
-	// (RFC 8584 §2.2). GoBGP v3.37.0 has no type for it: it is carried as an
-	// api.UnknownExtended with Type 0x06 and the seven octets that follow.
+	// (RFC 8584 §2.2). GoBGP has no type for it: it is carried as an
+	// api.UnknownExtended with Type 0x06 and the seven octets that follow
+	// (on receipt too, with third_party/gobgp's patch 1; upstream v3.37.0
+	// rejected the UPDATE).
 	extCommSubtypeDFElection = 0x06
 	// subtypeRouteTarget is the route-target sub-type of the AS, IPv4 and
 	// 4-octet-AS specific extended communities.

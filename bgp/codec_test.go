@@ -2,7 +2,6 @@ package bgp
 
 import (
 	"bytes"
-	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -155,35 +154,57 @@ func TestWireEncoding(t *testing.T) {
 	}
 }
 
-// TestDFElectionIsTreatAsWithdrawInGoBGP pins a GoBGP v3.37.0 defect: its
-// parser rejects EVPN extended communities of sub-types it does not know,
-// DF Election (0x06) among them, as a malformed attribute, which its session
-// code handles as treat-as-withdraw (RFC 7606). The community is valid
-// (RFC 8584), so a GoBGP receiver loses every RT-4 that carries one. Our
-// decoder reads it when it arrives through api.UnknownExtended (as it would
-// from a fixed GoBGP); TestDFElectionDecode covers that.
-func TestDFElectionIsTreatAsWithdrawInGoBGP(t *testing.T) {
+// TestGoBGPKeepsUnknownEVPNCommunities: GoBGP's parser keeps an EVPN
+// extended community of a sub-type it has no type for (DF Election of
+// RFC 8584 among them) as an opaque *bgp.UnknownExtended and writes it back
+// unchanged, so a GoBGP route reflector passes it on. GoBGP v3.37.0 rejected
+// the UPDATE instead (treat-as-withdraw), losing every RT-4 with a DF
+// Election community; third_party/gobgp/PATCHES.md fixes that.
+func TestGoBGPKeepsUnknownEVPNCommunities(t *testing.T) {
 	pe := netip.MustParseAddr("192.0.2.1")
-	p := route.Path{
-		NLRI:  route.EthernetSegment{RD: route.AutoRD(pe, 1), ESI: testESI, OriginatorIP: pe},
-		Attrs: route.Attributes{ESImport: &testESImp, DFElection: &route.DFElection{Algorithm: route.DFHRW}},
+	dfOctets := func(d route.DFElection) []byte {
+		v, err := encodeDFElection(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
-	ap, err := encodePath(p, pe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs, err := apiutil.GetNativePathAttributes(ap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := bgp.NewBGPUpdateMessage(nil, attrs, nil).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = bgp.ParseBGPMessage(msg)
-	var me *bgp.MessageError
-	if !errors.As(err, &me) || me.ErrorHandling != bgp.ERROR_HANDLING_TREAT_AS_WITHDRAW {
-		t.Fatalf("GoBGP parse of an UPDATE with DF election: err %v; the known defect is a treat-as-withdraw error (if GoBGP was fixed, drop this test and add DF election to samplePaths)", err)
+	for _, tc := range []struct {
+		desc string
+		// value is the community's seven octets after the type (0x06).
+		value []byte
+	}{
+		{desc: "DF election modulo", value: dfOctets(route.DFElection{Algorithm: route.DFModulo})},
+		{desc: "DF election HRW with AC-DF", value: dfOctets(route.DFElection{Algorithm: route.DFHRW, AC: true})},
+		{desc: "DF election preference 300, don't preempt", value: dfOctets(route.DFElection{Algorithm: route.DFPreference, Preference: 300, DontPreempt: true})},
+		{desc: "unassigned EVPN sub-type 0xfe", value: []byte{0xfe, 1, 2, 3, 4, 5, 6}},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			nlri := []byte{4, 23, 0, 0, 0xfd, 0xe8, 0, 0, 0, 1, 1, 2, 0, 0, 0x5e, 0, 0x53, 0, 7, 0, 32, 192, 0, 2, 1}
+			comm := append([]byte{extCommTypeEVPN}, tc.value...)
+			msg := update(attrOrigin, attrASPath, attr(0xC0, 16, comm), mpReach(pe, nlri))
+			parsed, err := bgp.ParseBGPMessage(msg)
+			if err != nil {
+				t.Fatalf("GoBGP parse: %v", err)
+			}
+			var got []bgp.ExtendedCommunityInterface
+			for _, a := range parsed.Body.(*bgp.BGPUpdate).PathAttributes {
+				if ec, ok := a.(*bgp.PathAttributeExtendedCommunities); ok {
+					got = ec.Value
+				}
+			}
+			want := []bgp.ExtendedCommunityInterface{&bgp.UnknownExtended{Type: bgp.EC_TYPE_EVPN, Value: tc.value}}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("extended communities (-want +got):\n%s", diff)
+			}
+			again, err := parsed.Serialize()
+			if err != nil {
+				t.Fatalf("GoBGP cannot write the UPDATE it parsed: %v", err)
+			}
+			if !bytes.Equal(again, msg) {
+				t.Errorf("UPDATE written back differs:\n got % x\nwant % x", again, msg)
+			}
+		})
 	}
 }
 

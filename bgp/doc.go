@@ -47,22 +47,24 @@
 // bits back. GoBGP has no DF Election extended community (RFC 8584); it is
 // sent as an opaque EVPN community (type 0x06, sub-type 0x06: algorithm,
 // bitmap with AC-DF and RFC 9785's don't-preempt bit, preference) and read
-// back the same way.
+// back the same way (the patched GoBGP parser keeps it opaque on receipt).
 //
-// # GoBGP v3.37.0 limitations the caller must know
+// # GoBGP
 //
-//   - A received EVPN extended community of a sub-type GoBGP does not know,
-//     DF Election among them, makes GoBGP treat the whole UPDATE as withdraw
-//     (RFC 7606). RT-4 routes with a DF Election community are therefore lost
-//     at every GoBGP receiver, this speaker included; only RT-4 without it
-//     (default modulo DF election) interoperates. Fix: patch GoBGP's
-//     parseEvpnExtended to return an UnknownExtended.
-//   - An EVPN NLRI of any route type whose route length is too short for its
-//     fields (0-7 octets always; for type 2 also 18-33) panics GoBGP's parser
-//     on its session reader goroutine, which ends the process: one malformed
-//     UPDATE from any neighbor crashes the daemon. Fix: bounds checks in the
-//     EVPN route decoders, or a recover in EVPNNLRI.DecodeFromBytes turning
-//     the panic into a malformed-attribute error.
+// GoBGP is v3.37.0 with three parser fixes, built from third_party/gobgp
+// (go.mod replace; third_party/gobgp/PATCHES.md has the diffs). Upstream
+// v3.37.0 treated an UPDATE carrying an EVPN extended community of a
+// sub-type it does not know, DF Election among them, as withdraw, losing
+// every RT-4 with a DF Election community; the patched parser keeps such a
+// community opaque and passes it on. Upstream also panicked, on the session
+// reader goroutine where nothing can recover it, on an EVPN NLRI too short
+// for its fields (route lengths 0-7 of every type, 18-45 of type 2, ...) or
+// an MP_REACH_NLRI of three octets: one such UPDATE from any neighbor ended
+// the process. The patched parser rejects them as a malformed MP_REACH_NLRI
+// / MP_UNREACH_NLRI, which GoBGP handles as below.
+//
+// # GoBGP limitations the caller must know
+//
 //   - Where RFC 7606 asks to disable the AFI/SAFI (a malformed MP_REACH_NLRI),
 //     GoBGP drops the UPDATE and keeps using the family.
 //   - GoBGP adds a MAC Mobility community to a type-2 route announced without
@@ -75,7 +77,9 @@
 //     parked, holding no sockets.
 //   - TCP MD5 on GoBGP's listener fails on Go's default Multipath TCP sockets
 //     (Go 1.24+, kernels with MPTCP); New refuses such a password unless the
-//     binary runs with multipathtcp=0 (//go:debug multipathtcp=0 in evpnd).
+//     binary runs with multipathtcp=0, which this module's go.mod sets for
+//     its binaries and tests (godebug multipathtcp=0). A binary built in
+//     another module must set it itself.
 //
 // It must not import evpn/ (other than evpn/route), asic/, p4rt/ or softswitch/.
 package bgp

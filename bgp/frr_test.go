@@ -137,6 +137,9 @@ func frrFabric(t *testing.T, net byte) (rr *frr, rrAddr, pe1Addr, pe2Addr netip.
 	return rr, rrAddr, pe1Addr, pe2Addr, pe1, pe2
 }
 
+// TestFRRReflectorCarriesMACIPAndIMET: every route type PE1 originates
+// reaches PE2 through FRR's bgpd as route reflector; RT-2 and RT-3 arrive
+// exactly as sent, RT-4 with its DF Election community.
 func TestFRRReflectorCarriesMACIPAndIMET(t *testing.T) {
 	rr, rrAddr, pe1Addr, _, pe1, pe2 := frrFabric(t, 21)
 	ctx := context.Background()
@@ -168,6 +171,17 @@ func TestFRRReflectorCarriesMACIPAndIMET(t *testing.T) {
 		}
 		if ev.Path.Attrs.OriginatorID != pe1Addr {
 			t.Errorf("%s: ORIGINATOR_ID %s, want %s", p.NLRI, ev.Path.Attrs.OriginatorID, pe1Addr)
+		}
+	}
+	// RT-4 with a DF Election community (RFC 8584): FRR reflects it and the
+	// (patched) GoBGP at PE2 decodes it.
+	for _, p := range dfElectionPaths(pe1Addr) {
+		ev := got[route.Key(p.NLRI)]
+		if diff := cmp.Diff(p.Attrs.DFElection, ev.Path.Attrs.DFElection); diff != "" {
+			t.Errorf("%s: DF election through FRR (-want +got):\n%s", p.NLRI, diff)
+		}
+		if diff := cmp.Diff(p.Attrs.ESImport, ev.Path.Attrs.ESImport); diff != "" {
+			t.Errorf("%s: ES-import through FRR (-want +got):\n%s", p.NLRI, diff)
 		}
 	}
 

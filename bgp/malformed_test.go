@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 
 	"github.com/p4evpn/p4evpn/evpn/route"
@@ -58,6 +60,70 @@ func rawMACIP(assigned byte, ipLen byte, ip []byte, routeLen byte) []byte {
 		l = routeLen
 	}
 	return append([]byte{2, l}, v...)
+}
+
+// fullRoute is one EVPN route of a type and shape with every field present;
+// minLen is the shortest route length valid for that shape.
+type fullRoute struct {
+	desc   string
+	typ    byte
+	data   []byte
+	minLen int
+	// alsoValid is a shorter length at which a cut route happens to be a
+	// valid route of another shape (type 5: 34 octets is the IPv4 form).
+	alsoValid int
+}
+
+// fullRoutes covers every route type GoBGP decodes, with each IP form.
+func fullRoutes() []fullRoute {
+	rd := []byte{0, 0, 0xfd, 0xe8, 0, 0, 0, 1}
+	esi := []byte{1, 2, 0, 0, 0x5e, 0, 0x53, 0, 7, 0} // LACP, last octet 0
+	tag := []byte{0, 0, 0, 0}
+	label := []byte{0x00, 0x06, 0x41}
+	ip4 := []byte{192, 0, 2, 1}
+	ip6 := netip.MustParseAddr("2001:db8::1").AsSlice()
+	cat := func(parts ...[]byte) []byte {
+		var b []byte
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		return b
+	}
+	mac := []byte{48, 0, 0, 0x5e, 0, 0x53, 1}
+	return []fullRoute{
+		{desc: "ethernet-ad", typ: 1, data: cat(rd, esi, tag, label), minLen: 25},
+		{desc: "mac-ip, no IP, two labels", typ: 2, data: cat(rd, esi, tag, mac, []byte{0}, label, label), minLen: 33},
+		{desc: "mac-ip, IPv4", typ: 2, data: cat(rd, esi, tag, mac, []byte{32}, ip4, label), minLen: 37},
+		{desc: "mac-ip, IPv6", typ: 2, data: cat(rd, esi, tag, mac, []byte{128}, ip6, label), minLen: 49},
+		{desc: "inclusive-multicast, IPv4", typ: 3, data: cat(rd, tag, []byte{32}, ip4), minLen: 17},
+		{desc: "inclusive-multicast, IPv6", typ: 3, data: cat(rd, tag, []byte{128}, ip6), minLen: 29},
+		{desc: "ethernet-segment, IPv4", typ: 4, data: cat(rd, esi, []byte{32}, ip4), minLen: 23},
+		{desc: "ethernet-segment, IPv6", typ: 4, data: cat(rd, esi, []byte{128}, ip6), minLen: 35},
+		{desc: "ip-prefix, IPv4", typ: 5, data: cat(rd, esi, tag, []byte{24}, ip4, ip4, label), minLen: 34},
+		{desc: "ip-prefix, IPv6", typ: 5, data: cat(rd, esi, tag, []byte{64}, ip6, ip6, label), minLen: 58, alsoValid: 34},
+	}
+}
+
+// truncated returns the route cut to each length short of its minimum, as
+// an NLRI (type, length, value).
+func (r fullRoute) truncated() [][]byte {
+	var out [][]byte
+	for l := 0; l < r.minLen; l++ {
+		if l == r.alsoValid && l != 0 {
+			continue
+		}
+		out = append(out, append([]byte{r.typ, byte(l)}, r.data[:l]...))
+	}
+	return out
+}
+
+// mpUnreach is an MP_UNREACH_NLRI attribute withdrawing the given l2vpn-evpn NLRI.
+func mpUnreach(nlri ...[]byte) []byte {
+	v := []byte{0, 25, 70}
+	for _, n := range nlri {
+		v = append(v, n...)
+	}
+	return attr(0x90, 15, v)
 }
 
 func mpReach(nextHop netip.Addr, nlri ...[]byte) []byte {
@@ -168,45 +234,27 @@ const (
 	// "Capability was disabled", and keeps accepting the family.
 	updateDropped outcome = "update-dropped"
 	sessionReset  outcome = "session-reset" // NOTIFICATION, RFC 4271 §6
+	// accepted: the UPDATE was well-formed after all and replaces the route.
+	accepted outcome = "accepted"
 )
 
 // TestMalformedInputFromRawPeer: a hand-driven neighbor sends a valid route,
 // then a malformed UPDATE for it; the test asserts what GoBGP does (RFC 7606
 // treat-as-withdraw, a dropped UPDATE, or a session reset), that the
 // speaker's events follow, and that the speaker keeps serving another
-// neighbor. Truncated EVPN NLRI are not sent: they crash the process (see
-// TestTruncatedEVPNNLRIPanicsGoBGPParser).
+// neighbor.
+//
+// EVPN NLRI too short for their fields, every such length of every route
+// type as announcement and as withdrawal, crashed GoBGP v3.37.0 (a panic on
+// its session reader goroutine); the patched GoBGP in third_party/gobgp
+// rejects them as a malformed MP_REACH_NLRI / MP_UNREACH_NLRI. RFC 7606
+// §5.3 rules out treat-as-withdraw there (the route key cannot be read) and
+// asks for AFI/SAFI disable or session reset; GoBGP's AFI/SAFI disable drops
+// the UPDATE and keeps the session and the family (updateDropped).
 func TestMalformedInputFromRawPeer(t *testing.T) {
 	log := testLogger(t)
 	rrAddr := netip.MustParseAddr("127.0.31.1")
 	peAddr := netip.MustParseAddr("127.0.31.2")
-	// Each case has its own raw neighbor, so no case waits out GoBGP's idle
-	// hold time after the previous case reset its session.
-	const cases = 10
-	rawAddrFor := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 31, byte(10 + i)}) }
-	port := freePort(t, rrAddr)
-	peer := func(a netip.Addr) Neighbor {
-		n := fastNeighbor(a, rrAddr, 0, testASN)
-		n.RouteReflectorClient, n.Passive = true, true
-		return n
-	}
-	rr := startSpeaker(t, log.With("node", "rr"), Config{
-		RouterID: rrAddr, ASN: testASN, ListenAddress: rrAddr, ListenPort: port,
-		Neighbors: func() []Neighbor {
-			ns := []Neighbor{peer(peAddr)}
-			for i := 0; i < cases; i++ {
-				ns = append(ns, peer(rawAddrFor(i)))
-			}
-			return ns
-		}(),
-		Import: ImportPolicy{All: true},
-	})
-	pe := startSpeaker(t, log.With("node", "pe"), Config{
-		RouterID: peAddr, ASN: testASN,
-		Neighbors: []Neighbor{fastNeighbor(rrAddr, peAddr, port, testASN)},
-	})
-	waitPeerUp(t, rr, peAddr)
-	var rawAddr netip.Addr
 	rawNextHop := netip.MustParseAddr("127.0.31.200")
 	valid := func(assigned byte) []byte {
 		return update(attrOrigin, attrASPath, attrRT, mpReach(rawNextHop, rawMACIP(assigned, 0, nil, 0)))
@@ -214,13 +262,16 @@ func TestMalformedInputFromRawPeer(t *testing.T) {
 	validKey := func(assigned byte) route.NLRI {
 		return route.MACIP{RD: route.RD{Admin: route.Admin{ASN: testASN}, Assigned: uint32(assigned)}, MAC: route.MAC{0, 0, 0x5e, 0, 0x53, assigned}}
 	}
+	dfHRW := []byte{0x06, 0x06, 0x01, 0, 0, 0, 0, 0} // DF Election, HRW (RFC 8584)
 
-	for i, tc := range []struct {
+	type testCase struct {
 		desc string
-		// bad is sent after a valid UPDATE for the same route key.
+		// bad is sent after a valid UPDATE for the same route key; it may
+		// hold several messages back to back.
 		bad  []byte
 		want outcome
-	}{
+	}
+	cases := []testCase{
 		{
 			desc: "extended communities length not a multiple of 8",
 			bad:  update(attrOrigin, attrASPath, attr(0xC0, 16, []byte{0, 2, 0xfd, 0xe8, 0, 0, 0}), mpReach(rawNextHop, rawMACIP(1, 0, nil, 0))),
@@ -237,9 +288,9 @@ func TestMalformedInputFromRawPeer(t *testing.T) {
 			want: treatAsWithdraw,
 		},
 		{
-			desc: "DF election extended community (valid per RFC 8584, unknown to GoBGP)",
-			bad:  update(attrOrigin, attrASPath, attr(0xC0, 16, append(attrRT[3:], 0x06, 0x06, 0x01, 0, 0, 0, 0, 0)), mpReach(rawNextHop, rawMACIP(4, 0, nil, 0))),
-			want: treatAsWithdraw,
+			desc: "DF election extended community (valid per RFC 8584; v3.37.0 treated it as withdraw)",
+			bad:  update(attrOrigin, attrASPath, attr(0xC0, 16, append(append([]byte{}, attrRT[3:]...), dfHRW...)), mpReach(rawNextHop, rawMACIP(4, 0, nil, 0))),
+			want: accepted,
 		},
 		{
 			desc: "ORIGIN missing",
@@ -271,7 +322,54 @@ func TestMalformedInputFromRawPeer(t *testing.T) {
 			bad:  bgpMessage(2, []byte{0, 0, 0, 10, 0x40, 1, 1, 0}),
 			want: sessionReset,
 		},
-	} {
+		{
+			// v3.37.0 read the next-hop length past the attribute and panicked.
+			desc: "MP_REACH_NLRI of 3 octets (AFI and SAFI only)",
+			bad:  update(attrOrigin, attrASPath, attrRT, attr(0x90, 14, []byte{0, 25, 70})),
+			want: updateDropped,
+		},
+	}
+	for _, r := range fullRoutes() {
+		var msgs []byte
+		for _, n := range r.truncated() {
+			msgs = append(msgs, update(attrOrigin, attrASPath, attrRT, mpReach(rawNextHop, n))...)
+			msgs = append(msgs, update(mpUnreach(n))...)
+		}
+		cases = append(cases, testCase{
+			desc: fmt.Sprintf("%s cut to each length 0-%d, announced and withdrawn", r.desc, r.minLen-1),
+			bad:  msgs,
+			want: updateDropped,
+		})
+	}
+
+	// Each case has its own raw neighbor, so no case waits out GoBGP's idle
+	// hold time after the previous case reset its session.
+	rawAddrFor := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 31, byte(10 + i)}) }
+	port := freePort(t, rrAddr)
+	peer := func(a netip.Addr) Neighbor {
+		n := fastNeighbor(a, rrAddr, 0, testASN)
+		n.RouteReflectorClient, n.Passive = true, true
+		return n
+	}
+	rr := startSpeaker(t, log.With("node", "rr"), Config{
+		RouterID: rrAddr, ASN: testASN, ListenAddress: rrAddr, ListenPort: port,
+		Neighbors: func() []Neighbor {
+			ns := []Neighbor{peer(peAddr)}
+			for i := range cases {
+				ns = append(ns, peer(rawAddrFor(i)))
+			}
+			return ns
+		}(),
+		Import: ImportPolicy{All: true},
+	})
+	pe := startSpeaker(t, log.With("node", "pe"), Config{
+		RouterID: peAddr, ASN: testASN,
+		Neighbors: []Neighbor{fastNeighbor(rrAddr, peAddr, port, testASN)},
+	})
+	waitPeerUp(t, rr, peAddr)
+	var rawAddr netip.Addr
+
+	for i, tc := range cases {
 		ok := t.Run(tc.desc, func(t *testing.T) {
 			assigned := byte(i + 1)
 			rawAddr = rawAddrFor(i)
@@ -284,6 +382,20 @@ func TestMalformedInputFromRawPeer(t *testing.T) {
 			raw.send(t, tc.bad)
 
 			switch tc.want {
+			case accepted:
+				evs := waitEvent(t, rr, "the route replaced by the UPDATE", func(ev Event) bool {
+					return ev.Kind == PathAdd && route.Key(ev.Path.NLRI) == validKey(assigned) && ev.Path.Attrs.DFElection != nil
+				})
+				want := route.DFElection{Algorithm: route.DFHRW}
+				if diff := cmp.Diff(&want, evs[len(evs)-1].Path.Attrs.DFElection); diff != "" {
+					t.Errorf("DF election received (-want +got):\n%s", diff)
+				}
+				for _, ev := range evs {
+					if ev.Kind == PathWithdraw && route.Key(ev.Path.NLRI) == validKey(assigned) {
+						t.Errorf("the route was withdrawn: %+v", ev)
+					}
+				}
+				assertEstablished(t, rr, rawAddr, true)
 			case treatAsWithdraw:
 				waitEvent(t, rr, "withdrawal by the malformed UPDATE", func(ev Event) bool {
 					return ev.Kind == PathWithdraw && route.Key(ev.Path.NLRI) == validKey(assigned)
@@ -368,43 +480,60 @@ func reported(t *testing.T, s *Speaker, key route.NLRI) (netip.Addr, bool) {
 	return p, ok
 }
 
-// TestTruncatedEVPNNLRIPanicsGoBGPParser pins the worst GoBGP v3.37.0
-// defect found here: an EVPN NLRI whose route length is too short for its
-// fields makes GoBGP's decoders (EVPN*Route.DecodeFromBytes, the RD decoder)
-// slice past their input and panic, for every route type: lengths 0-7 (a
-// truncated RD) always, and most lengths short of the full route. In a
-// session that panic happens on GoBGP's reader goroutine, where nothing can
-// recover it, so one such UPDATE from any neighbor ends the process. The test
-// runs the parser under recover instead of sending the message to a speaker.
-// If it starts failing, GoBGP was fixed: add the messages to
-// TestMalformedInputFromRawPeer with the outcome GoBGP then chooses.
-func TestTruncatedEVPNNLRIPanicsGoBGPParser(t *testing.T) {
-	rd := []byte{0, 0, 0xfd, 0xe8, 0, 0, 0, 1}
-	for _, tc := range []struct {
-		desc     string
-		typ      byte
-		truncate []byte // the route's first octets, fewer than it needs
-	}{
-		{desc: "ethernet-ad, RD cut", typ: 1, truncate: rd[:4]},
-		{desc: "mac-ip, RD cut", typ: 2, truncate: rd[:7]},
-		{desc: "mac-ip, cut after the ESI", typ: 2, truncate: rawMACIP(1, 0, nil, 0)[2:22]},
-		{desc: "mac-ip, cut in the MAC", typ: 2, truncate: rawMACIP(1, 0, nil, 0)[2:28]},
-		{desc: "inclusive-multicast, cut in the IP", typ: 3, truncate: append(append([]byte{}, rd...), 0, 0, 0, 0, 32, 1)},
-		{desc: "ethernet-segment, cut in the ESI", typ: 4, truncate: append(append([]byte{}, rd...), 1, 2, 3)},
-	} {
-		t.Run(tc.desc, func(t *testing.T) {
-			nlri := append([]byte{tc.typ, byte(len(tc.truncate))}, tc.truncate...)
-			msg := update(attrOrigin, attrASPath, attrRT, mpReach(netip.MustParseAddr("192.0.2.1"), nlri))
-			panicked := func() (p any) {
-				defer func() { p = recover() }()
-				bgp.ParseBGPMessage(msg)
-				return nil
-			}()
-			if panicked == nil {
-				t.Errorf("GoBGP parsed a truncated type-%d route without panicking: the defect is fixed", tc.typ)
-			} else {
-				t.Logf("GoBGP panics: %v", panicked)
+// TestTruncatedEVPNNLRIIsMalformed runs GoBGP's UPDATE parser on every EVPN
+// route type and IP form cut to every length short of a valid route, as an
+// announcement and as a withdrawal. GoBGP v3.37.0 panicked on most of them
+// (its decoders sliced past the route), and on the session reader goroutine
+// a panic ends the process. The patched decoders must reject each with the
+// *bgp.MessageError GoBGP's session code expects (it type-asserts it):
+// UPDATE Message Error / Malformed Attribute List, handled as AFI/SAFI
+// disable (RFC 7606 §5.3), without relying on the recover kept in
+// EVPNNLRI.DecodeFromBytes as a last line of defence.
+func TestTruncatedEVPNNLRIIsMalformed(t *testing.T) {
+	type result struct {
+		Code, Subcode uint8
+		Handling      bgp.ErrorHandling
+	}
+	want := result{Code: bgp.BGP_ERROR_UPDATE_MESSAGE_ERROR, Subcode: bgp.BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, Handling: bgp.ERROR_HANDLING_AFISAFI_DISABLE}
+	for _, r := range fullRoutes() {
+		full := append([]byte{r.typ, byte(len(r.data))}, r.data...)
+		t.Run(r.desc+", full length parses", func(t *testing.T) {
+			msg := update(attrOrigin, attrASPath, attrRT, mpReach(netip.MustParseAddr("192.0.2.1"), full))
+			if _, err := bgp.ParseBGPMessage(msg); err != nil {
+				t.Fatalf("the untruncated route does not parse: %v", err)
 			}
 		})
+		for _, n := range r.truncated() {
+			for _, kind := range []struct {
+				desc string
+				msg  []byte
+			}{
+				{desc: "announced", msg: update(attrOrigin, attrASPath, attrRT, mpReach(netip.MustParseAddr("192.0.2.1"), n))},
+				{desc: "withdrawn", msg: update(mpUnreach(n))},
+			} {
+				t.Run(fmt.Sprintf("%s, length %d, %s", r.desc, n[1], kind.desc), func(t *testing.T) {
+					err := func() (err error) {
+						defer func() {
+							if p := recover(); p != nil {
+								err = fmt.Errorf("parser panicked: %v", p)
+							}
+						}()
+						_, err = bgp.ParseBGPMessage(kind.msg)
+						return err
+					}()
+					me, ok := err.(*bgp.MessageError)
+					if !ok {
+						t.Fatalf("parse: %v (%T), want a *bgp.MessageError", err, err)
+					}
+					got := result{Code: me.TypeCode, Subcode: me.SubTypeCode, Handling: me.ErrorHandling}
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Errorf("error %q (-want +got):\n%s", me.Message, diff)
+					}
+					if strings.Contains(me.Message, "malformed EVPN NLRI (type") {
+						t.Errorf("a route decoder panicked and was recovered (%s): it lacks a bounds check", me.Message)
+					}
+				})
+			}
+		}
 	}
 }

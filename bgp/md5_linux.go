@@ -21,9 +21,12 @@ const (
 //
 // The usual cause is not the kernel: since Go 1.24 net.Listen makes
 // Multipath TCP sockets where the kernel has MPTCP, and MPTCP sockets refuse
-// TCP_MD5SIG (ENOPROTOOPT). A binary that needs MD5 must disable that with
-// "//go:debug multipathtcp=0" in its main package (or GODEBUG=multipathtcp=0).
-// The probe listens the way GoBGP does and sets a key on that socket.
+// TCP_MD5SIG (ENOPROTOOPT). This module's go.mod sets "godebug
+// multipathtcp=0", which covers its own binaries and tests; a binary built
+// in another module must do the same (go.mod godebug line, "//go:debug
+// multipathtcp=0" in its main package, or GODEBUG=multipathtcp=0). The
+// probe listens the way GoBGP does and sets a key on that socket, so it
+// answers for the setting in effect.
 func checkTCPMD5() error {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -46,7 +49,7 @@ func checkTCPMD5() error {
 		return fmt.Errorf("TCP MD5 probe listener: %w", err)
 	}
 	if sockErr != nil {
-		return fmt.Errorf("a Go listener here cannot take a TCP MD5 key (%w); if the kernel has MPTCP, run with GODEBUG=multipathtcp=0 or build the binary with //go:debug multipathtcp=0", sockErr)
+		return fmt.Errorf("a Go listener here cannot take a TCP MD5 key (%w); if the kernel has MPTCP, run with GODEBUG=multipathtcp=0 or build the binary with a go.mod line godebug multipathtcp=0 (or //go:debug multipathtcp=0 in package main)", sockErr)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -100,13 +101,25 @@ func waitSentinel(t *testing.T, pe, rr *Speaker, n byte) []Event {
 	})
 }
 
+// TestModuleListenersArePlainTCP: go.mod's "godebug multipathtcp=0" keeps
+// the module's binaries and tests on plain TCP listeners, the only ones that
+// take a TCP MD5 key. Go 1.24+ otherwise listens with Multipath TCP.
+func TestModuleListenersArePlainTCP(t *testing.T) {
+	if v := os.Getenv("GODEBUG"); v != "" {
+		t.Skipf("GODEBUG=%q set in the environment overrides go.mod", v)
+	}
+	var lc net.ListenConfig
+	if lc.MultipathTCP() {
+		t.Error("Go listeners default to Multipath TCP here: go.mod lacks godebug multipathtcp=0, so TCP MD5 fails on MPTCP kernels")
+	}
+}
+
 // TestMD5Session: both ends configured with the same TCP MD5 password
-// (RFC 2385) establish the session. Go's default Multipath TCP listeners
-// cannot take an MD5 key, so the test turns them off the way evpnd must.
+// (RFC 2385) establish the session, on the module's default (plain TCP)
+// listeners.
 func TestMD5Session(t *testing.T) {
-	t.Setenv("GODEBUG", "multipathtcp=0")
 	if err := checkTCPMD5(); err != nil {
-		t.Skipf("TCP MD5 needs kernel support: %v", err)
+		t.Skipf("TCP MD5 unavailable here (kernel without TCP_MD5SIG, or listeners on Multipath TCP): %v", err)
 	}
 	log := testLogger(t)
 	a := netip.MustParseAddr("127.0.33.1")
@@ -122,8 +135,9 @@ func TestMD5Session(t *testing.T) {
 }
 
 // TestMD5RefusedWhereGoCannotApplyIt: with Go's default Multipath TCP
-// listeners (on kernels with MPTCP), New refuses an MD5 password with an
-// error that says how to fix it, instead of GoBGP's silent dead session.
+// listeners (on kernels with MPTCP; what a binary of another module without
+// the godebug setting gets), New refuses an MD5 password with an error that
+// says how to fix it, instead of GoBGP's silent dead session.
 func TestMD5RefusedWhereGoCannotApplyIt(t *testing.T) {
 	t.Setenv("GODEBUG", "multipathtcp=2") // Go's default: MPTCP listeners
 	if checkTCPMD5() == nil {

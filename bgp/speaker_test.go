@@ -59,11 +59,31 @@ func samplePaths(pe netip.Addr) []route.Path {
 			Attrs: route.Attributes{RouteTargets: []route.RouteTarget{testRT},
 				PMSI: &route.PMSITunnel{TunnelType: route.TunnelTypeIngressReplication, Label: 5001, TunnelID: pe}},
 		},
-		{ // RT-4 with ES-import (no DF election: GoBGP cannot parse it, see TestDFElectionIsTreatAsWithdrawInGoBGP)
+		{ // RT-4 with ES-import, no DF election community (default modulo)
 			NLRI:  route.EthernetSegment{RD: rd, ESI: testESI, OriginatorIP: pe},
 			Attrs: route.Attributes{ESImport: &esImport},
 		},
+		// RT-4 with the DF Election community of RFC 8584, one per algorithm
+		// (each under its own RD so the keys differ). GoBGP v3.37.0 treated
+		// these UPDATEs as withdraw; third_party/gobgp/PATCHES.md fixes it.
+		{ // RT-4, DF election modulo
+			NLRI:  route.EthernetSegment{RD: route.AutoRD(pe, 101), ESI: testESI, OriginatorIP: pe},
+			Attrs: route.Attributes{ESImport: &esImport, DFElection: &route.DFElection{Algorithm: route.DFModulo}},
+		},
+		{ // RT-4, DF election HRW with AC-DF
+			NLRI:  route.EthernetSegment{RD: route.AutoRD(pe, 102), ESI: testESI, OriginatorIP: pe},
+			Attrs: route.Attributes{ESImport: &esImport, DFElection: &route.DFElection{Algorithm: route.DFHRW, AC: true}},
+		},
+		{ // RT-4, DF election preference 300 with the don't-preempt bit (RFC 9785)
+			NLRI:  route.EthernetSegment{RD: route.AutoRD(pe, 103), ESI: testESI, OriginatorIP: pe},
+			Attrs: route.Attributes{ESImport: &esImport, DFElection: &route.DFElection{Algorithm: route.DFPreference, Preference: 300, DontPreempt: true}},
+		},
 	}
+}
+
+// dfElectionPaths are samplePaths' RT-4 routes with a DF Election community.
+func dfElectionPaths(pe netip.Addr) []route.Path {
+	return samplePaths(pe)[7:]
 }
 
 func keysOf(paths []route.Path) []route.NLRI {
