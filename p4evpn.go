@@ -14,7 +14,18 @@
 //
 // A Daemon restarted on a switch that already holds forwarding state adopts
 // it (evpn.PE.Adopt) and reconciles once BGP has settled, writing only the
-// difference: the data plane keeps forwarding throughout.
+// difference: the data plane keeps forwarding throughout. A P4Runtime
+// stream that breaks and comes back (a restarted target) is reconciled too.
+//
+// # Several daemons in one process
+//
+// The in-process testbed runs several Daemons in one process. GoBGP's
+// StartBgp writes package variables (table.SelectionOptions) that every
+// GoBGP server reads while it handles updates or ListPeer, so under the race
+// detector start every speaker before sessions carry routes (start the
+// route reflector last), and restart a daemon as a process, not in-process.
+// A Daemon calls GoBGP only on BGP events, on a telemetry tick (first one
+// after TelemetryInterval), a /metrics scrape or an API request.
 package p4evpn
 
 import (
