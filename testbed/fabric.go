@@ -18,6 +18,7 @@ import (
 	"github.com/p4evpn/p4evpn/bgp"
 	"github.com/p4evpn/p4evpn/config"
 	"github.com/p4evpn/p4evpn/evpn"
+	"github.com/p4evpn/p4evpn/evpn/route"
 	"github.com/p4evpn/p4evpn/softswitch"
 )
 
@@ -656,6 +657,25 @@ func (f *Fabric) notConverged(ctx context.Context) string {
 			serving[e.ID]++
 		}
 	}
+	// Which running PEs attach each Ethernet segment, and the DF each
+	// elected per (segment, EVI): a segment has converged when every PE
+	// counts all of them as candidates and they agree on the DF.
+	attached := map[string]int{}
+	for _, pe := range f.pes {
+		if pe.Stopped() {
+			continue
+		}
+		for _, sg := range pe.config.Segments {
+			if e, err := route.ParseESI(sg.ESI); err == nil {
+				attached[e.String()]++
+			}
+		}
+	}
+	type segEVI struct {
+		esi string
+		evi uint32
+	}
+	elected := map[segEVI]netip.Addr{}
 	for _, pe := range f.pes {
 		d := pe.Daemon()
 		if pe.Stopped() || d == nil {
@@ -663,6 +683,19 @@ func (f *Fabric) notConverged(ctx context.Context) string {
 		}
 		if why := sessionsDown(ctx, pe.Name, d.Speaker(), nil); why != "" {
 			return why
+		}
+		for _, sg := range d.PE().Segments() {
+			esi := sg.ESI.String()
+			if len(sg.Candidates) != attached[esi] {
+				return fmt.Sprintf("%s: segment %s has %d DF candidates, want %d", pe.Name, esi, len(sg.Candidates), attached[esi])
+			}
+			for _, df := range sg.DF {
+				k := segEVI{esi, df.EVI}
+				if other, ok := elected[k]; ok && other != df.DF {
+					return fmt.Sprintf("%s: segment %s EVI %d elected %s, another PE %s", pe.Name, esi, df.EVI, df.DF, other)
+				}
+				elected[k] = df.DF
+			}
 		}
 		for _, e := range d.PE().EVIs() {
 			if len(e.FloodPEs) != serving[e.ID]-1 {
