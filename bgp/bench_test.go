@@ -57,13 +57,8 @@ func runBenchHelper() error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	client := func(a netip.Addr) Neighbor {
-		n := fastNeighbor(a, benchRR, 0, testASN)
-		n.RouteReflectorClient, n.Passive = true, true
-		return n
-	}
 	rr, err := New(Config{RouterID: benchRR, ASN: testASN, ListenAddress: benchRR, ListenPort: uint16(port),
-		Neighbors: []Neighbor{client(benchPE1), client(benchPE2)}}, WithLogger(log))
+		Neighbors: []Neighbor{rrClient(benchPE1, benchRR), rrClient(benchPE2, benchRR)}}, WithLogger(log))
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,14 @@ func fastNeighbor(addr, local netip.Addr, port uint16, asn uint32) Neighbor {
 	}
 }
 
+// rrClient is a route reflector's neighbor entry for client a: passive, so
+// the client (or a raw test peer) always opens the session.
+func rrClient(a, rr netip.Addr) Neighbor {
+	n := fastNeighbor(a, rr, 0, testASN)
+	n.RouteReflectorClient, n.Passive = true, true
+	return n
+}
+
 func startSpeaker(t testing.TB, log *slog.Logger, cfg Config) *Speaker {
 	t.Helper()
 	s, err := New(cfg, WithLogger(log))

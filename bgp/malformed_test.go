@@ -346,17 +346,12 @@ func TestMalformedInputFromRawPeer(t *testing.T) {
 	// hold time after the previous case reset its session.
 	rawAddrFor := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 31, byte(10 + i)}) }
 	port := freePort(t, rrAddr)
-	peer := func(a netip.Addr) Neighbor {
-		n := fastNeighbor(a, rrAddr, 0, testASN)
-		n.RouteReflectorClient, n.Passive = true, true
-		return n
-	}
 	rr := startSpeaker(t, log.With("node", "rr"), Config{
 		RouterID: rrAddr, ASN: testASN, ListenAddress: rrAddr, ListenPort: port,
 		Neighbors: func() []Neighbor {
-			ns := []Neighbor{peer(peAddr)}
+			ns := []Neighbor{rrClient(peAddr, rrAddr)}
 			for i := range cases {
-				ns = append(ns, peer(rawAddrFor(i)))
+				ns = append(ns, rrClient(rawAddrFor(i), rrAddr))
 			}
 			return ns
 		}(),

@@ -26,14 +26,9 @@ func TestGracefulRestartHelperKeepsRoutes(t *testing.T) {
 	peAddr := netip.MustParseAddr("127.0.32.2")
 	rawAddr := netip.MustParseAddr("127.0.32.9")
 	port := freePort(t, rrAddr)
-	client := func(a netip.Addr) Neighbor {
-		n := fastNeighbor(a, rrAddr, 0, testASN)
-		n.RouteReflectorClient, n.Passive = true, true
-		return n
-	}
 	rr := startSpeaker(t, log.With("node", "rr"), Config{
 		RouterID: rrAddr, ASN: testASN, ListenAddress: rrAddr, ListenPort: port,
-		Neighbors:       []Neighbor{client(peAddr), client(rawAddr)},
+		Neighbors:       []Neighbor{rrClient(peAddr, rrAddr), rrClient(rawAddr, rrAddr)},
 		GracefulRestart: &GracefulRestart{RestartTime: 30 * time.Second, HelperOnly: true},
 		Import:          ImportPolicy{All: true},
 	})

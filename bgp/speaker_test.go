@@ -109,14 +109,9 @@ func newFabric(t *testing.T, net byte) *fabric {
 		pe2Addr: netip.AddrFrom4([4]byte{127, 0, net, 3}),
 	}
 	port := freePort(t, f.rrAddr)
-	client := func(a netip.Addr) Neighbor {
-		n := fastNeighbor(a, f.rrAddr, 0, testASN)
-		n.RouteReflectorClient, n.Passive = true, true
-		return n
-	}
 	f.rr = startSpeaker(t, log.With("node", "rr"), Config{
 		RouterID: f.rrAddr, ASN: testASN, ListenAddress: f.rrAddr, ListenPort: port,
-		Neighbors: []Neighbor{client(f.pe1Addr), client(f.pe2Addr)},
+		Neighbors: []Neighbor{rrClient(f.pe1Addr, f.rrAddr), rrClient(f.pe2Addr, f.rrAddr)},
 		Import:    ImportPolicy{All: true},
 	})
 	pe := func(a netip.Addr, name string) *Speaker {
