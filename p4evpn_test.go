@@ -333,6 +333,15 @@ func TestFabric(t *testing.T) {
 	// ON_CHANGE: the entry appears in PE2's stream.
 	waitNote(t, ctx, notes, macA.String())
 
+	// BGP neighbor state, published on the PeerUp event.
+	waitFor(t, "PE2's session state in gNMI", func() bool {
+		get, err := gnmiClient(t, f.pe[2].GNMIAddr().String()).Get(ctx, &gpb.GetRequest{Path: []*gpb.Path{gpath(t,
+			"/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor[neighbor-address=127.0.10.100]/state/session-state")},
+			Type: gpb.GetRequest_STATE})
+		return err == nil && len(get.GetNotification()) > 0 && len(get.GetNotification()[0].GetUpdate()) > 0 &&
+			strings.Contains(get.GetNotification()[0].GetUpdate()[0].GetVal().String(), "ESTABLISHED")
+	})
+
 	// Data plane: ping across the core.
 	res, err := hostB.Ping(ctx, netip.MustParseAddr("10.0.0.1"), 3, 20*time.Millisecond, 5*time.Second)
 	if err != nil {
