@@ -61,6 +61,29 @@ func TestNetnsFabric(t *testing.T) {
 	if !ok || m.Source != evpn.SourceRemote || m.Peer != f.PE("pe3").RouterID() {
 		t.Errorf("pe1's entry for C = %+v, %v; want a remote MAC from BGP toward pe3", m, ok)
 	}
+	// Controller restart under the kernel's ping (not under -race: a PE
+	// reconnecting to a GoBGP reflector races inside GoBGP v3.37).
+	if !raceEnabled {
+		ping := f.NetnsHost("D").Command(ctx, "ping", "-c", "400", "-i", "0.01", "-W", "1", "10.0.0.3")
+		var pingOut strings.Builder
+		ping.Stdout, ping.Stderr = &pingOut, &pingOut
+		if err := ping.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if err := f.RestartController(ctx, "pe2", 200*time.Millisecond); err != nil {
+			t.Errorf("restart pe2's evpnd: %v", err)
+		}
+		ping.Wait()
+		stats := pingOut.String()
+		if i := strings.Index(stats, "---"); i >= 0 {
+			stats = stats[i:]
+		}
+		t.Logf("D pings C every 10 ms while pe2's evpnd restarts:\n%s", stats)
+		if err := f.WaitConverged(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// PE failure with the kernel's ping: pe1 stops under a ping from C to
 	// the dual-homed B, which stays reachable through pe2.
 	ping := f.NetnsHost("C").Command(ctx, "ping", "-c", "300", "-i", "0.01", "-W", "1", "10.0.0.2")
