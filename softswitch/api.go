@@ -111,6 +111,10 @@ type TableInfo struct {
 	// NeedsPriority is true when entries carry a priority (ternary, range or
 	// optional keys).
 	NeedsPriority bool
+	// SupportTimeout is true for a table compiled with support_timeout
+	// (P4Info idle_timeout_behavior NOTIFY_CONTROL): its entries record
+	// when packets hit them (Switch.LastHit).
+	SupportTimeout bool
 }
 
 // ParamInfo is one action parameter.

@@ -299,6 +299,10 @@ type node struct {
 	miss     *node
 	byAction []*node // indexed like table.actions
 	byActID  []*node // by action id, for the packet path
+	// missNext is where a miss with no default action goes when next
+	// nodes are by action: the JSON's base_default_next, as BMv2's
+	// set_next_node_miss_default.
+	missNext *node
 
 	cond      boolFn
 	trueNext  *node
@@ -339,7 +343,7 @@ func (p *packet) applyTable(n *node) *node {
 			if n.hitMiss {
 				return n.miss
 			}
-			return nil
+			return n.missNext
 		}
 		b.act.run(p, &b.args)
 		if n.hitMiss {
@@ -357,6 +361,9 @@ func (p *packet) applyTable(n *node) *node {
 		b = e.bound
 		if e.counter != nil {
 			e.counter.add(uint64(p.ingressLen))
+		}
+		if e.hits != nil {
+			e.hits.touch(sinceEpoch(t.epoch))
 		}
 		if b.indirect {
 			if b = t.profile.resolve(p, b); b == nil {
@@ -377,7 +384,11 @@ func (p *packet) applyTable(n *node) *node {
 		return n.miss
 	}
 	if b == nil {
-		return nil
+		// A miss with no default action: BMv2 runs its empty
+		// default_default_entry, whose next node is base_default_next
+		// (MatchTableIndirect::lookup: p4c emits no default_entry for
+		// tables with an action profile or selector).
+		return n.missNext
 	}
 	if id := b.act.id; id < len(n.byActID) {
 		return n.byActID[id]

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Program is a compiled BMv2 JSON program together with its runtime state
@@ -51,6 +52,9 @@ type Program struct {
 	updateChecksums []*checksum
 
 	std stdFields
+	// epoch starts the program's monotonic clock, which times entry hits
+	// (hits.go).
+	epoch time.Time
 	// maxCalcBytes is the largest hash input without payload.
 	maxCalcBytes int
 
@@ -115,7 +119,7 @@ func Compile(bmv2JSON []byte) (*Program, error) {
 	if len(j.Meta.Version) < 1 || j.Meta.Version[0] != 2 {
 		return nil, fmt.Errorf("bmv2 json: format version %v, want 2.x: %w", j.Meta.Version, ErrUnsupported)
 	}
-	c := &compiler{p: &Program{}, j: &j}
+	c := &compiler{p: &Program{epoch: time.Now()}, j: &j}
 	if err := c.compile(); err != nil {
 		return nil, fmt.Errorf("bmv2 json: %w", err)
 	}
@@ -609,6 +613,9 @@ func (c *compiler) compilePipeline(jp *jPipeline) (*node, error) {
 				maxID = max(maxID, a.id)
 			}
 			n.byActID = make([]*node, maxID+1)
+			if n.missNext, err = next(jt.BaseDefaultNext); err != nil {
+				return nil, err
+			}
 			for k, a := range t.actions {
 				nt, ok := jt.NextTables[a.name]
 				if !ok {
@@ -657,7 +664,7 @@ func (c *compiler) compilePipeline(jp *jPipeline) (*node, error) {
 
 func (c *compiler) compileTable(jt *jTable) (*table, error) {
 	p := c.p
-	t := &table{name: jt.Name, maxSize: jt.MaxSize}
+	t := &table{name: jt.Name, maxSize: jt.MaxSize, supportTimeout: jt.SupportTimeout, epoch: p.epoch}
 	if jt.DirectMeters != nil {
 		return nil, fmt.Errorf("direct meter %q: %w", *jt.DirectMeters, ErrUnsupported)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync/atomic"
+	"time"
 )
 
 // keyField is one compiled key element.
@@ -40,8 +41,12 @@ type table struct {
 	constDefault  bool
 	constEntries  bool
 	hidden        bool
-	kind          tableKind
-	lpmKey        int // index of the lpm key field, tkLPM only
+	// supportTimeout is the JSON's support_timeout: entries track hits
+	// (hits.go), timed by the program's clock that starts at epoch.
+	supportTimeout bool
+	epoch          time.Time
+	kind           tableKind
+	lpmKey         int // index of the lpm key field, tkLPM only
 
 	initialDefault     *boundAction
 	initialDefaultCall ActionCall
@@ -73,6 +78,7 @@ type entry struct {
 	match    []FieldMatch
 	bound    *boundAction
 	counter  *counterCell
+	hits     *hitClock // tables with supportTimeout only
 	seq      uint64
 	id       string
 }
@@ -99,6 +105,7 @@ func (t *table) info() TableInfo {
 		Name: t.name, MaxSize: t.maxSize, DirectCounter: t.directCounter,
 		ConstDefault: t.constDefault, ConstEntries: t.constEntries, Hidden: t.hidden,
 		DefaultAction: t.initialDefaultCall, NeedsPriority: t.kind == tkGeneric,
+		SupportTimeout: t.supportTimeout,
 	}
 	for _, k := range t.keys {
 		ti.Keys = append(ti.Keys, k.info)
@@ -409,6 +416,9 @@ func (t *table) insert(te TableEntry) error {
 			e.counter.store(te.Counter)
 		}
 	}
+	if t.supportTimeout {
+		e.hits = &hitClock{}
+	}
 	t.publishInsert(e)
 	return nil
 }
@@ -712,6 +722,9 @@ func (t *table) addConstEntry(je jConstEntry, p *Program) error {
 	}
 	if t.directCounter != "" {
 		e.counter = &counterCell{}
+	}
+	if t.supportTimeout {
+		e.hits = &hitClock{}
 	}
 	t.publishInsert(e)
 	return nil

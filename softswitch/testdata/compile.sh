@@ -4,7 +4,7 @@
 set -e
 cd "$(dirname "$0")"
 : "${P4C:=p4c-bm2-ss}"
-for p in arith tables stack externs meter checksum; do
+for p in arith tables stack externs meter checksum selmiss; do
 	"$P4C" --arch v1model --std p4-16 ${P4INCLUDE:+-I "$P4INCLUDE"} \
 		-o "$p.json" --p4runtime-files "$p.p4info.txtpb" "$p.p4"
 done
