@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -532,4 +534,137 @@ func (f *Fabric) startCableBond(ctx context.Context, b *cableBond) error {
 		}()
 	}
 	return nil
+}
+
+// tap is an AF_PACKET socket on a netns host's interface: scenarios send
+// raw frames from the host and count what reaches it, as they do with Go
+// hosts in-process.
+type tap struct {
+	port softswitch.Port
+	done chan struct{}
+
+	// mu guards frames.
+	mu     sync.Mutex
+	frames [][]byte
+}
+
+// openTap opens a tap on iface in h's namespace and records every frame
+// that arrives until Close.
+func openTap(h *NetnsHost, iface string) (*tap, error) {
+	ns, err := netns.GetFromName(h.Namespace)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", h.Name, err)
+	}
+	defer ns.Close()
+	p, err := openInNamespace(ns, iface)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: tap on %s: %w", h.Name, iface, err)
+	}
+	t := &tap{port: p, done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		buf := make([]byte, 9216)
+		for {
+			n, err := p.Read(buf)
+			if err != nil {
+				return
+			}
+			t.mu.Lock()
+			if len(t.frames) < maxRecorded {
+				t.frames = append(t.frames, append([]byte(nil), buf[:n]...))
+			}
+			t.mu.Unlock()
+		}
+	}()
+	return t, nil
+}
+
+// take returns the recorded frames and clears the record.
+func (t *tap) take() [][]byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := t.frames
+	t.frames = nil
+	return out
+}
+
+func (t *tap) Close() error {
+	err := t.port.Close()
+	<-t.done
+	return err
+}
+
+// NetnsBUM is scenario 2 with Linux hosts: from each sender's interface a
+// broadcast (tagged with its VLAN where the kernel tags) leaves, and every
+// host's interface counts the copies that arrive. The same checks as BUM.
+func (f *Fabric) NetnsBUM(ctx context.Context, senders ...string) (*Result, error) {
+	r := &Result{Name: "2. BUM with Linux hosts: broadcasts arrive once, in their EVI only"}
+	taps := map[string]*tap{}
+	defer func() {
+		for _, t := range taps {
+			t.Close()
+		}
+	}()
+	for _, hs := range f.topo.Hosts {
+		h := f.nsHosts[hs.Name]
+		iface := "eth0"
+		if len(hs.Links) == 2 && f.netns.kernelBond {
+			iface = "bond0"
+		}
+		t, err := openTap(h, iface)
+		if err != nil {
+			return nil, err
+		}
+		taps[hs.Name] = t
+	}
+	evi := map[string]uint16{}
+	for _, hs := range f.topo.Hosts {
+		evi[hs.Name] = hs.VLAN
+	}
+	for i, s := range senders {
+		h := f.nsHosts[s]
+		if h == nil {
+			return nil, fmt.Errorf("no netns host %q", s)
+		}
+		vlan := evi[s]
+		tag := []byte(fmt.Sprintf("netns-bum-%d-%s", i, s))
+		frame := append(append([]byte(nil), broadcastMAC...), h.MAC...)
+		if vlan != 0 && f.netns.kernelVLAN {
+			frame = append(frame, 0x81, 0x00, byte(vlan>>8), byte(vlan))
+		}
+		frame = append(append(frame, 0x88, 0xb6), tag...)
+		for len(frame) < 60 {
+			frame = append(frame, 0)
+		}
+		for _, t := range taps {
+			t.take()
+		}
+		if err := taps[s].port.Write(frame); err != nil {
+			return nil, fmt.Errorf("host %s: send: %w", s, err)
+		}
+		select {
+		case <-time.After(settle):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		var want, seen []string
+		for _, hs := range f.topo.Hosts {
+			n := 0
+			for _, fr := range taps[hs.Name].take() {
+				if bytes.Contains(fr, tag) {
+					n++
+				}
+			}
+			w := 0
+			if hs.Name != s && evi[hs.Name] == vlan {
+				w = 1
+			}
+			want = append(want, fmt.Sprintf("%s:%d", hs.Name, w))
+			seen = append(seen, fmt.Sprintf("%s:%d", hs.Name, n))
+		}
+		r.check(strings.Join(want, " ") == strings.Join(seen, " "),
+			fmt.Sprintf("a broadcast from %s (VLAN %d) reaches each other host of its EVI once, no host of another EVI, not %s itself", s, vlan, s),
+			"copies %s, want %s", strings.Join(seen, " "), strings.Join(want, " "))
+	}
+	return r, nil
 }

@@ -61,6 +61,9 @@ func TestNetnsFabric(t *testing.T) {
 	if !ok || m.Source != evpn.SourceRemote || m.Peer != f.PE("pe3").RouterID() {
 		t.Errorf("pe1's entry for C = %+v, %v; want a remote MAC from BGP toward pe3", m, ok)
 	}
+	// BUM through Linux interfaces.
+	r, err := f.NetnsBUM(ctx, "A", "C", "D", "E")
+	report(t, r, err)
 	// Controller restart under the kernel's ping (not under -race: a PE
 	// reconnecting to a GoBGP reflector races inside GoBGP v3.37).
 	if !raceEnabled {
