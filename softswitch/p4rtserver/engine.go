@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/p4evpn/p4evpn/softswitch"
 )
 
-// EngineDevice is the softswitch engine as a Device.
+// EngineDevice is the softswitch engine as a Device. It is a HitTracker, so
+// idle timeouts work on it.
 type EngineDevice struct {
 	sw *softswitch.Switch
 }
+
+var _ HitTracker = (*EngineDevice)(nil)
 
 // NewEngineDevice adapts sw. The server owns delivery of sw's packet-ins and
 // digests: nothing else may read sw.PacketIns or sw.Digests.
@@ -160,6 +164,14 @@ func (d *EngineDevice) ModifyEntry(table string, e *Entry) error {
 // DeleteEntry implements Device.
 func (d *EngineDevice) DeleteEntry(table string, e *Entry) error {
 	return engineErr(d.sw.DeleteEntry(table, engineMatch(e.Key), e.Priority))
+}
+
+// LastHit implements HitTracker: the engine records hits in the entries of
+// tables compiled with support_timeout (P4Info NOTIFY_CONTROL), to within a
+// millisecond.
+func (d *EngineDevice) LastHit(table string, e *Entry) (time.Time, error) {
+	at, err := d.sw.LastHit(table, engineMatch(e.Key), e.Priority)
+	return at, engineErr(err)
 }
 
 // EntryCounter implements Device.
