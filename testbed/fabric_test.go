@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -17,11 +18,17 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// startDemo starts the example fabric on 127.0.net.0/24 and waits for it
-// to converge.
-func startDemo(t *testing.T, net byte, rrKind string) *Fabric {
+// testNet picks the loopback network 127.0.NET.0/24 of a test fabric at
+// random in 50-249, so that concurrent runs of this package (two
+// developers, or go test ./... while another runs) rarely collide on
+// ITS-ADDRESS:10179.
+func testNet() byte { return byte(50 + rand.IntN(200)) }
+
+// startDemo starts the example fabric on a loopback network of its own and
+// waits for it to converge.
+func startDemo(t *testing.T, rrKind string) *Fabric {
 	t.Helper()
-	topo, err := DemoTopology(net, rrKind)
+	topo, err := DemoTopology(testNet(), rrKind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +93,7 @@ func report(t *testing.T, r *Result, err error) {
 // in an order that keeps each scenario's preconditions: the destructive
 // ones (a MAC frozen by duplicate detection, a failed PE) come last.
 func TestScenarios(t *testing.T) {
-	f := startDemo(t, 41, KindEvpnd)
+	f := startDemo(t, KindEvpnd)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	steps := []struct {
@@ -118,7 +125,7 @@ func TestControllerRestart(t *testing.T) {
 	if raceEnabled {
 		t.Skip("a PE reconnecting to a GoBGP v3.37 reflector is a data race inside GoBGP (osrg/gobgp#2705); run without -race")
 	}
-	f := startDemo(t, 44, KindEvpnd)
+	f := startDemo(t, KindEvpnd)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r, err := f.ControllerRestart(ctx, "pe2", "D", "C", 200*time.Millisecond)
@@ -131,7 +138,7 @@ func TestFRRRouteReflector(t *testing.T) {
 	if err := FRRAvailable(); err != nil {
 		t.Skip(err)
 	}
-	f := startDemo(t, 43, KindFRR)
+	f := startDemo(t, KindFRR)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	t.Run("known unicast", func(t *testing.T) { r, err := f.KnownUnicast(ctx, "A", "C"); report(t, r, err) })

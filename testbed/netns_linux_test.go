@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -21,11 +22,12 @@ func TestNetnsFabric(t *testing.T) {
 	if err := NetnsAvailable(); err != nil {
 		t.Skip(err)
 	}
-	topo, err := DemoTopology(45, KindEvpnd)
+	n := testNet()
+	topo, err := DemoTopology(n, KindEvpnd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	topo.Name = "tbtest"
+	topo.Name = fmt.Sprintf("t%d", n) // namespaces tb-tN-*, unique per run like the addresses
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	f, err := StartNetnsFabric(ctx, topo, testLogger())
