@@ -641,17 +641,30 @@ func TestExternsAgreeWithBMv2(t *testing.T) {
 		}
 		got := map[uint32][][]byte{}
 		ended := map[uint32]bool{}
+		// A recirculated copy re-enters BMv2's ingress queue behind the
+		// marker, so it may come out after it: wait for as many frames as
+		// the softswitch made too (a missing one fails the comparison
+		// below when the wait ends; an extra one fails the next input).
+		nWant, nGot := 0, 0
+		for _, fs := range want {
+			nWant += len(fs)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		for len(ended) < 4 {
+	collect:
+		for len(ended) < 4 || nGot < nWant {
 			select {
 			case pf := <-rig.rx:
 				if isMark(pf.frame) {
 					ended[pf.port] = true
 				} else {
 					got[pf.port] = append(got[pf.port], pf.frame)
+					nGot++
 				}
 			case <-ctx.Done():
-				t.Fatalf("input %d: the marker did not come out of every port", i)
+				if len(ended) < 4 {
+					t.Fatalf("input %d: the marker did not come out of every port", i)
+				}
+				break collect
 			}
 		}
 		cancel()

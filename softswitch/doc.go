@@ -49,7 +49,18 @@
 // lpm, ternary, range and optional keys (priorities), static key masks,
 // default actions (const or not), const entries, direct counters, action
 // profiles and selectors; indirect counters; registers up to 64 bits;
-// checksums (verify in the parser, update in the deparser).
+// checksums (verify in the parser, update in the deparser); last-hit times
+// of the entries of support_timeout tables (Switch.LastHit, for P4Runtime
+// idle timeouts; hits.go).
+//
+// Table misses follow BMv2 (src/bm_sim/match_tables.cpp): a table with no
+// default action (p4c emits none for tables with an action profile or
+// selector) runs nothing and goes to its __MISS__ node or, when next nodes
+// are by action, to base_default_next: ingress goes on, and a switch on
+// action_run takes none of its branches. An entry whose selector group is
+// empty is treated as a miss; BMv2 leaves the next node undefined there
+// (in practice its ingress thread loops on the table and stops forwarding),
+// so a controller must not leave an entry pointing at an empty group.
 //
 // # Rejected at load, naming the construct
 //

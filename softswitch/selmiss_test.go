@@ -80,3 +80,27 @@ func TestIndirectTableMissContinuesLikeBMv2(t *testing.T) {
 		})
 	}
 }
+
+// An entry whose group has become empty runs no action and takes the miss
+// path. BMv2 has no defined behaviour here (MatchTableIndirect::lookup
+// returns without a next node; its ingress thread then loops on the table),
+// so this is the softswitch's own choice and not compared with BMv2.
+func TestEmptySelectorGroupIsAMiss(t *testing.T) {
+	s, far := loadProgram(t, "selmiss", Config{}, 1, 2)
+	selmissConfigure(t, s)
+	for _, g := range []struct {
+		profile string
+		id      uint32
+	}{{"Ig.sel_plain", 1}, {"Ig.sel_hm", 1}, {"Ig.sel_sw", 1}} {
+		if err := s.ModifyGroup(g.profile, Group{ID: g.id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Process(1, selmissFrame(0x0801, 0x020000000099, "empty-group"))
+	out := recv(t, far[2])
+	expectNone(t, far)
+	want := []uint64{0, 0, 0, 0, 0xe1, 0x01 | 0x04 | 0x20 | 0x40}
+	if diff := cmp.Diff(want, unpack(out[14:20], 8, 8, 8, 8, 8, 8)); diff != "" {
+		t.Errorf("tag a..f (-want +got):\n%s", diff)
+	}
+}
