@@ -397,6 +397,18 @@ func TestEVPNAgreesWithBMv2(t *testing.T) {
 		add(fmt.Sprintf("aliasing flow %d", i), pAccess1, tagged(100, macAlias, net.HardwareAddr{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)})...)
 	}
 	add("runt", pAccess1, eth(macHostB, macHostA, 0x8100))
+	// A MAC behind an aliasing group with no ingress.aliasing entry (what
+	// asic/p4asic leaves when a group empties: p4/README.md): the
+	// selector table misses, and both targets take its __MISS__ branch
+	// and drop (ALIASING_GROUP_UNKNOWN).
+	macAliasGone := net.HardwareAddr{0x02, 0, 0, 0, 8, 0x08}
+	for _, tg := range []evpnTarget{s, bm} {
+		if err := tg.InsertEntry("ingress.fdb", TableEntry{Match: exact(be(bd, 2), macAliasGone), Action: call("ingress.to_aliasing_group", be(aliasGroup+1, 2))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("aliasing group without an entry", pAccess1, tagged(100, macAliasGone, macHostA)...)
+	aliasDrops := dropCount(t, s, "ingress", dropAliasingGroupUnknown)
 
 	for _, in := range inputs {
 		s.Process(in.port, in.frame)
@@ -415,6 +427,9 @@ func TestEVPNAgreesWithBMv2(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: softswitch (-) and BMv2 (+) disagree:\n%s", in.desc, diff)
 		}
+	}
+	if got := dropCount(t, s, "ingress", dropAliasingGroupUnknown) - aliasDrops; got != 1 {
+		t.Errorf("softswitch counted %d ALIASING_GROUP_UNKNOWN drops, want 1", got)
 	}
 }
 

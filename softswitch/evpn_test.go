@@ -261,10 +261,13 @@ const (
 	dropSmacMulticast    = 4
 	dropLabelUnknown     = 6
 	dropFDBDiscard       = 10
-	dropSourceAC         = 34
-	dropSplitHorizon     = 35
-	dropNonDF            = 36
-	dropCoreSplitHorizon = 37
+	// dropAliasingGroupUnknown: the FDB names an aliasing group that has
+	// no ingress.aliasing entry.
+	dropAliasingGroupUnknown = 12
+	dropSourceAC             = 34
+	dropSplitHorizon         = 35
+	dropNonDF                = 36
+	dropCoreSplitHorizon     = 37
 )
 
 func TestEVPNForwarding(t *testing.T) {
