@@ -157,3 +157,16 @@ func BenchmarkEVPNKnownUnicastParallel(b *testing.B) {
 	}
 	reportRates(b, cpu0)
 }
+
+// BenchmarkLastHit: one control-plane query, as the P4Runtime server's idle
+// scan makes per ageing entry once per TTL.
+func BenchmarkLastHit(b *testing.B) {
+	s, _ := evpnLoad(b)
+	match := exact(be(bd, 2), macHostA)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.LastHit("ingress.smac", match, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
