@@ -860,9 +860,6 @@ func withControllerMetadata(e *p4v1.Entity, v uint64) *p4v1.Entity {
 // Spec §9.1.8, §16.4: an entry idle for its TTL is reported to the primary.
 func testIdleTimeout(t *testing.T, tg *target) {
 	s := ready(t, tg)
-	if tg.fake == nil && tg.name != "bmv2" {
-		t.Skip("the softswitch engine does not report hit times yet (no HitTracker)")
-	}
 	te := &p4v1.TableEntry{TableId: tg.tRoute, Match: []*p4v1.FieldMatch{lpm(1, []byte{10, 9, 0, 0}, 16)}, Action: action(tg.aNoAction),
 		IdleTimeoutNs: int64(20 * time.Millisecond), Metadata: []byte("idle")}
 	tg.mustWrite(t, update(p4v1.Update_INSERT, tableEntity(te)))

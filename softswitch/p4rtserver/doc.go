@@ -29,8 +29,8 @@
 // value sets or externs is refused), DATAPLANE_ATOMIC, one-shot action
 // selector programming, group member weights above 1, watch ports, backup
 // replicas, role.config. Idle-timeout notifications and time_since_last_hit
-// need a Device that is a HitTracker; the softswitch engine is not one yet,
-// so on it idle_timeout_ns is stored and read back but never fires.
+// need a Device that is a HitTracker; EngineDevice is one (the engine records
+// the last hit of entries of tables compiled with support_timeout).
 //
 // Concurrency: see Server.
 package p4rtserver

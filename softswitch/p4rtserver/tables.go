@@ -33,7 +33,8 @@ type storedEntry struct {
 	program bool
 	// written is when the entry was inserted or modified (Unix ns);
 	// idleFrom is when its idle time last restarted (written, or the last
-	// idle notification), updated by the idle scan under the read lock.
+	// idle notification, or the last hit the idle scan found), updated by
+	// the idle scan under the read lock.
 	written  int64
 	idleFrom atomic.Int64
 }
