@@ -17,7 +17,8 @@
 // routes it caused have been handed on:
 //
 //   - BGP: HandlePath (or HandlePaths for a burst) for a new best path,
-//     HandleWithdraw for a withdrawn key, PeerDown when a remote PE is gone
+//     HandleWithdraw for a withdrawn key, HandleUpdates for a burst of
+//     both in arrival order (one switch Write however many), PeerDown when a remote PE is gone
 //     (its address, i.e. the next hop; a route reflector's address is a
 //     harmless no-op, its withdrawals arrive one by one);
 //   - the data plane: HandleSwitchEvent for asic.Switch.Events (learns,

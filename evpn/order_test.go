@@ -78,6 +78,44 @@ func TestOrderIndependence(t *testing.T) {
 // present. It exercises every removal path: bindings released, groups split
 // and rewritten, labels falling back and recovering, tunnels deleted.
 func TestStateIsAFunctionOfTheRouteSet(t *testing.T) {
+	pool := propertyPool()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 11))
+	for round := range 20 {
+		h := newPropertyPE(t)
+		present := make(map[string]route.Path)
+		for range 400 {
+			p := pool[rng.IntN(len(pool))]
+			k := routeKey(p.NLRI)
+			if rng.IntN(10) < 7 {
+				h.path(p)
+				present[k] = p
+			} else {
+				h.must(h.pe.HandleWithdraw(h.ctx, p.NLRI))
+				delete(present, k)
+			}
+		}
+		got := settleForwarding(t, h)
+		fresh := newPropertyPE(t)
+		keys := make([]string, 0, len(present))
+		for k := range present {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fresh.path(present[k])
+		}
+		if diff := cmp.Diff(settleForwarding(t, fresh), got); diff != "" {
+			t.Fatalf("round %d (seed %d): state after the sequence differs from a fresh PE with the same %d routes (-fresh +sequence):\n%s", round, seed, len(present), diff)
+		}
+	}
+}
+
+// propertyPool is the routes the property tests draw from: three remote
+// PEs on two segments and two EVIs, with replacements of the same keys
+// (labels, sequence numbers, single-active, DF election capability).
+func propertyPool() []route.Path {
 	pe4Addr := netip.MustParseAddr("192.0.2.4")
 	esi2 := route.MustESI("00:22:22:22:22:22:22:22:22:22")
 	var pool []route.Path
@@ -100,48 +138,26 @@ func TestStateIsAFunctionOfTheRouteSet(t *testing.T) {
 			)
 		}
 	}
-	newPE := func() *harness {
-		h := newHarness(t, pe1Addr, func(c *Config) { c.DuplicateDetection.Moves = 1 << 30 })
-		h.multiHomed(SegmentConfig{})
-		h.must(h.pe.AddEVI(h.ctx, EVIConfig{ID: 11, BD: 11, ACs: []ACConfig{{ID: 3, Port: 3, VLAN: 11}}}))
-		return h
+	return pool
+}
+
+// newPropertyPE is PE1 of the property tests: multihomed on esi1 in EVI 10,
+// single-homed in EVI 11.
+func newPropertyPE(t *testing.T) *harness {
+	t.Helper()
+	h := newHarness(t, pe1Addr, func(c *Config) { c.DuplicateDetection.Moves = 1 << 30 })
+	h.multiHomed(SegmentConfig{})
+	h.must(h.pe.AddEVI(h.ctx, EVIConfig{ID: 11, BD: 11, ACs: []ACConfig{{ID: 3, Port: 3, VLAN: 11}}}))
+	return h
+}
+
+// settleForwarding lets DF election timers fire, checks that the switch
+// holds the PE's desired state, and returns the forwarding state.
+func settleForwarding(t *testing.T, h *harness) []string {
+	t.Helper()
+	h.clock.Advance(3 * time.Second)
+	if n, err := h.pe.Reconcile(h.ctx); err != nil || n != 0 {
+		t.Fatalf("Reconcile: %d updates, %v; want 0", n, err)
 	}
-	settle := func(h *harness) []string {
-		h.clock.Advance(3 * time.Second)
-		if n, err := h.pe.Reconcile(h.ctx); err != nil || n != 0 {
-			t.Fatalf("Reconcile: %d updates, %v; want 0", n, err)
-		}
-		return forwarding(t, h.sw)
-	}
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 11))
-	for round := range 20 {
-		h := newPE()
-		present := make(map[string]route.Path)
-		for range 400 {
-			p := pool[rng.IntN(len(pool))]
-			k := routeKey(p.NLRI)
-			if rng.IntN(10) < 7 {
-				h.path(p)
-				present[k] = p
-			} else {
-				h.must(h.pe.HandleWithdraw(h.ctx, p.NLRI))
-				delete(present, k)
-			}
-		}
-		got := settle(h)
-		fresh := newPE()
-		keys := make([]string, 0, len(present))
-		for k := range present {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			fresh.path(present[k])
-		}
-		if diff := cmp.Diff(settle(fresh), got); diff != "" {
-			t.Fatalf("round %d (seed %d): state after the sequence differs from a fresh PE with the same %d routes (-fresh +sequence):\n%s", round, seed, len(present), diff)
-		}
-	}
+	return forwarding(t, h.sw)
 }
