@@ -198,7 +198,7 @@ const (
 	DropACEgressUnknown      DropReason = 33 // no ac_egress entry for the AC
 	DropSourceAC             DropReason = 34 // the copy would leave by the AC it came in on
 	DropSplitHorizon         DropReason = 35 // the copy would go back to its source ES
-	DropNonDF                DropReason = 36 // BUM from the core toward an ES where we are not DF
+	DropNonDF                DropReason = 36 // BUM toward an ES where we are not DF
 	DropCoreSplitHorizon     DropReason = 37 // BUM from the core is never relayed to another PE
 	DropTunnelEncapUnknown   DropReason = 38 // no egress.tunnel entry for the remote PE
 	DropACEgressBlocked      DropReason = 39 // to an AC blocked by single-active DF

@@ -403,6 +403,61 @@ func TestEVPNForwarding(t *testing.T) {
 			egDrops: []int{dropNonDF, dropCoreSplitHorizon, dropCoreSplitHorizon},
 		},
 		{
+			// RFC 7432 8.5, no local bias in MPLS EVPN: the DF of ES 5
+			// gets the IMET copy and delivers it; ac2 getting ours too
+			// would give the CE two copies.
+			desc:  "local BUM from a single-homed AC is not sent to a multihomed AC where this PE is non-DF",
+			in:    pAccess1,
+			frame: tagged(100, macBcast, macHostA),
+			want: []evpnOut{
+				{pAccess2, frame(t, customer(macBcast, macHostA)...)},
+				{pCore1, frame(t, encap(macNH1, []uint32{lblIMET1}, false, customer(macBcast, macHostA)...)...)},
+				{pCore2, frame(t, encap(macNH2, []uint32{lblTransportPE2, lblIMET2}, true, customer(macBcast, macHostA)...)...)},
+			},
+			egDrops: []int{dropSourceAC, dropNonDF},
+		},
+		{
+			desc:  "non-DF: BUM from the multihomed AC still reaches the single-homed ACs and the core (ESI label to the PE sharing ES 5)",
+			in:    pAccess2,
+			frame: tagged(100, macBcast, macHostB),
+			want: []evpnOut{
+				{pAccess1, frame(t, tagged(100, macBcast, macHostB)...)},
+				{pAccess2, frame(t, customer(macBcast, macHostB)...)},
+				{pCore1, frame(t, encap(macNH1, []uint32{lblIMET1}, false, customer(macBcast, macHostB)...)...)},
+				{pCore2, frame(t, encap(macNH2, []uint32{lblTransportPE2, lblIMET2, lblPeerESI}, true, customer(macBcast, macHostB)...)...)},
+			},
+			egDrops: []int{dropSourceAC},
+		},
+		{
+			desc:  "non-DF: known unicast to the multihomed AC is never DF-filtered, from a local AC",
+			in:    pAccess1,
+			frame: tagged(100, macHostB, macHostA),
+			want:  []evpnOut{{pAccess2, frame(t, tagged(100, macHostB, macHostA)...)}},
+		},
+		{
+			desc:  "non-DF: known unicast to the multihomed AC is never DF-filtered, from the core",
+			in:    pCore1,
+			frame: encap(macPE, []uint32{lblTransportIn, lblUnicast}, false, customer(macHostB, macRemote1)...),
+			want:  []evpnOut{{pAccess2, frame(t, tagged(100, macHostB, macRemote1)...)}},
+		},
+		{
+			desc: "local BUM from a single-homed AC is sent to a multihomed AC once this PE is DF again",
+			setup: func(t *testing.T) {
+				if err := s.InsertEntry("egress.df", TableEntry{Match: exact(be(es5, 2), be(bd, 2)), Action: call("egress.df_forward")}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			in:    pAccess1,
+			frame: tagged(100, macBcast, macHostA),
+			want: []evpnOut{
+				{pAccess2, frame(t, tagged(100, macBcast, macHostA)...)},
+				{pAccess2, frame(t, customer(macBcast, macHostA)...)},
+				{pCore1, frame(t, encap(macNH1, []uint32{lblIMET1}, false, customer(macBcast, macHostA)...)...)},
+				{pCore2, frame(t, encap(macNH2, []uint32{lblTransportPE2, lblIMET2}, true, customer(macBcast, macHostA)...)...)},
+			},
+			egDrops: []int{dropSourceAC},
+		},
+		{
 			desc:  "unknown unicast floods like broadcast",
 			in:    pAccess2,
 			frame: customer(macNew, macHostB),

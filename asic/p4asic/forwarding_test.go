@@ -127,10 +127,13 @@ func TestAliasingSpreadsFlows(t *testing.T) {
 	})
 }
 
-// BUM from the core reaches a multihomed AC only where this PE is the DF,
-// never when it carries the AC's own ESI label (split horizon), and always
+// BUM reaches a multihomed AC only where this PE is the DF, whether it came
+// from the core or from a local single-homed AC (RFC 7432 §8.5: MPLS EVPN
+// has no local bias, the DF gets the local frame through the core), never
+// when it carries the AC's own ESI label (split horizon), and always
 // reaches the single-homed AC. Local BUM from the multihomed AC carries the
-// peer's ESI label under its IMET label toward the PE sharing the segment.
+// peer's ESI label under its IMET label toward the PE sharing the segment,
+// DF or not.
 func TestDFAndSplitHorizon(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, r *rig) {
 		sw := programmed(t, r)
@@ -147,12 +150,49 @@ func TestDFAndSplitHorizon(t *testing.T) {
 			t.Errorf("non-DF: %d frames left by AC 2, want none", len(f))
 		}
 
+		// Not DF, local BUM from the single-homed AC 1: both PEs get it,
+		// AC 2 does not: the segment's DF delivers the copy it gets from us.
+		fromAC1 := func(t *testing.T, what string) {
+			t.Helper()
+			r.send(t, accessPort1, tagged(t, vlan1, bcast, hostA))
+			if diff := cmp.Diff(mpls(t, nextHop1, []uint32{imetLabel1}, false, bcast, hostA), r.recv(t, corePort1)); diff != "" {
+				t.Errorf("%s: local BUM from AC 1 to pe 1 (-want +got):\n%s", what, diff)
+			}
+			if diff := cmp.Diff(mpls(t, nextHop2, []uint32{transport2, imetLabel2}, true, bcast, hostA), r.recv(t, corePort2)); diff != "" {
+				t.Errorf("%s: local BUM from AC 1 to pe 2 (-want +got):\n%s", what, diff)
+			}
+		}
+		fromAC1(t, "non-DF")
+		waitDrop(t, sw, p4.DropNonDF, 2)
+		if f := r.drain(t)[accessPort2]; len(f) != 0 {
+			t.Errorf("non-DF: local BUM from AC 1: %d frames left by AC 2, want none", len(f))
+		}
+		// Not DF, local BUM from AC 2 itself: still to AC 1 and the core.
+		fromAC2 := func(t *testing.T, what string) {
+			t.Helper()
+			r.send(t, accessPort2, tagged(t, vlan2, bcast, hostB))
+			if diff := cmp.Diff(tagged(t, vlan1, bcast, hostB), r.recv(t, accessPort1)); diff != "" {
+				t.Errorf("%s: local BUM from AC 2: frame on AC 1 (-want +got):\n%s", what, diff)
+			}
+			if diff := cmp.Diff(mpls(t, nextHop1, []uint32{imetLabel1, peerESILbl}, false, bcast, hostB), r.recv(t, corePort1)); diff != "" {
+				t.Errorf("%s: local BUM from AC 2 to pe 1 (-want +got):\n%s", what, diff)
+			}
+			if diff := cmp.Diff(mpls(t, nextHop2, []uint32{transport2, imetLabel2}, true, bcast, hostB), r.recv(t, corePort2)); diff != "" {
+				t.Errorf("%s: local BUM from AC 2 to pe 2 (-want +got):\n%s", what, diff)
+			}
+		}
+		fromAC2(t, "non-DF")
+
 		// DF: both.
 		write(t, sw, asic.Set(asic.DFState{Segment: segment, BD: bd, DF: true}))
 		r.send(t, corePort1, fromCore(bumLbl))
 		r.recv(t, accessPort1)
 		if diff := cmp.Diff(tagged(t, vlan2, bcast, remoteMAC), r.recv(t, accessPort2)); diff != "" {
 			t.Errorf("DF: frame on AC 2 (-want +got):\n%s", diff)
+		}
+		fromAC1(t, "DF")
+		if diff := cmp.Diff(tagged(t, vlan2, bcast, hostA), r.recv(t, accessPort2)); diff != "" {
+			t.Errorf("DF: local BUM from AC 1: frame on AC 2 (-want +got):\n%s", diff)
 		}
 
 		// Split horizon: the frame came from our own segment through a peer.
@@ -164,16 +204,7 @@ func TestDFAndSplitHorizon(t *testing.T) {
 		}
 
 		// Local BUM from AC 2: pe 1 shares the segment and gets its ESI label.
-		r.send(t, accessPort2, tagged(t, vlan2, bcast, hostB))
-		if diff := cmp.Diff(tagged(t, vlan1, bcast, hostB), r.recv(t, accessPort1)); diff != "" {
-			t.Errorf("local BUM: frame on AC 1 (-want +got):\n%s", diff)
-		}
-		if diff := cmp.Diff(mpls(t, nextHop1, []uint32{imetLabel1, peerESILbl}, false, bcast, hostB), r.recv(t, corePort1)); diff != "" {
-			t.Errorf("local BUM: frame to pe 1 (-want +got):\n%s", diff)
-		}
-		if diff := cmp.Diff(mpls(t, nextHop2, []uint32{transport2, imetLabel2}, true, bcast, hostB), r.recv(t, corePort2)); diff != "" {
-			t.Errorf("local BUM: frame to pe 2 (-want +got):\n%s", diff)
-		}
+		fromAC2(t, "DF")
 
 		// Single-active segment where we are not DF: AC 2 is blocked both ways.
 		write(t, sw, asic.Set(asic.Segment{ID: segment, ESILabel: esiLbl, SingleActive: true}),

@@ -4,8 +4,8 @@
 // out_ac or out_pe). A flooded copy (egress_rid != 0) looks its destination
 // up in flood_replica. Then:
 //
-//   to a local AC:  source-AC and split-horizon filters, DF filter for BUM
-//                   from the core, push the AC's VLAN tags
+//   to a local AC:  source-AC and split-horizon filters, DF filter for every
+//                   BUM copy (local or from the core), push the AC's VLAN tags
 //   to a remote PE: no core-to-core flooding; push [ESI label], the service
 //                   or IMET label, [control word], [transport label], and
 //                   the core Ethernet header
@@ -91,7 +91,7 @@ control egress(inout headers_t hdr,
     action df_forward() { }
 
     // Designated forwarder state: an entry exists iff this PE is the DF for
-    // (ES, bd). Only BUM frames from the core toward a multihomed AC look here.
+    // (ES, bd). Every BUM copy toward a multihomed AC looks here.
     table df {
         key = {
             meta.out_es: exact @name("es");
@@ -183,7 +183,11 @@ control egress(inout headers_t hdr,
                 if (meta.out_es == meta.in_es) {
                     discard(DROP_SPLIT_HORIZON);
                 }
-                if (meta.from_core && meta.is_bum) {
+                // RFC 7432 8.5: only the DF sends BUM to a segment, whatever
+                // the copy's source, a remote PE or another local AC (MPLS
+                // EVPN has no local bias). The DF receives our copy through
+                // the core, so a non-DF forwarding it too would duplicate it.
+                if (meta.is_bum) {
                     df.apply();
                 }
             }
