@@ -6,15 +6,19 @@ import (
 	"time"
 
 	"github.com/p4evpn/p4evpn/bgp"
-	"github.com/p4evpn/p4evpn/evpn/route"
+	"github.com/p4evpn/p4evpn/evpn"
 )
 
-// maxBatch bounds the PathAdds handed to the PE in one call, so that a
+// maxBatch bounds the path changes handed to the PE in one call, so that a
 // full table arriving at once does not wait for its end to be installed.
 const maxBatch = 1024
 
 // runBGP is the one goroutine that hands the speaker's events to the PE, in
-// the speaker's order: consecutive PathAdds go in one HandlePaths call. A
+// the speaker's order: the PathAdds and PathWithdraws already queued go in
+// one HandleUpdates call, so a burst (a table after a session comes up, a
+// remote PE's failure relayed by a route reflector as one withdrawal per
+// MAC) costs one switch Write instead of one per route. Session events
+// flush the burst before them, keeping the order. A
 // route reflector only drains them (the speaker never drops events, so an
 // unread channel would hold GoBGP back).
 //
@@ -22,8 +26,10 @@ const maxBatch = 1024
 // converged: every configured session up, then RestartSettle without an
 // event (GoBGP reports no End-of-RIB), or RestartDeadline at the latest; it
 // then runs the PE's first Reconcile, which writes only the difference.
-func (d *Daemon) runBGP(ctx context.Context) {
-	events := d.speaker.Events()
+func (d *Daemon) runBGP(ctx context.Context) { d.feedBGP(ctx, d.speaker.Events()) }
+
+// feedBGP is runBGP's loop over events, until ctx ends or events closes.
+func (d *Daemon) feedBGP(ctx context.Context, events <-chan bgp.Event) {
 	pending := d.pe != nil && d.adopting
 	up := map[netip.Addr]bool{}
 	want := len(d.cfg.BGP.Neighbors)
@@ -37,14 +43,15 @@ func (d *Daemon) runBGP(ctx context.Context) {
 		defer settleTimer.Stop()
 		settle = settleTimer.C
 	}
-	var batch []route.Path
+	var batch []evpn.Update
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		if err := d.pe.HandlePaths(ctx, batch); err != nil && ctx.Err() == nil {
-			d.log.Warn("bgp paths", "paths", len(batch), "err", err)
+		if err := d.pe.HandleUpdates(ctx, batch); err != nil && ctx.Err() == nil {
+			d.log.Warn("bgp updates", "updates", len(batch), "err", err)
 		}
+		clear(batch) // the paths are the PE's now: do not pin them
 		batch = batch[:0]
 	}
 	reconcile := func(why string) {
@@ -102,8 +109,12 @@ func (d *Daemon) runBGP(ctx context.Context) {
 			}
 			continue
 		}
-		if ev.Kind == bgp.PathAdd {
-			batch = append(batch, ev.Path)
+		if ev.Kind == bgp.PathAdd || ev.Kind == bgp.PathWithdraw {
+			u := evpn.Update{Path: ev.Path}
+			if ev.Kind == bgp.PathWithdraw {
+				u = evpn.Update{Withdrawn: ev.Path.NLRI}
+			}
+			batch = append(batch, u)
 			if len(batch) >= maxBatch {
 				flush()
 			}
@@ -112,8 +123,6 @@ func (d *Daemon) runBGP(ctx context.Context) {
 		flush()
 		var err error
 		switch ev.Kind {
-		case bgp.PathWithdraw:
-			err = d.pe.HandleWithdraw(ctx, ev.Path.NLRI)
 		case bgp.PeerUp:
 			up[ev.Peer] = true
 			d.log.Info("bgp session up", "peer", ev.Peer, "asn", ev.PeerASN)
