@@ -53,10 +53,6 @@ func startDemo(t *testing.T, rrKind string) *Fabric {
 // testbed/, with the reason. report logs them loudly instead of failing,
 // unless TESTBED_STRICT is set; delete an entry once its fix lands.
 var knownBugs = []struct{ check, why string }{
-	{"a broadcast from D (", "D sits on pe2, the non-DF of B's segment: pe2 floods D's broadcast to its " +
-		"local AC of the segment (p4/README: local BUM reaches every local AC whatever the DF state) and to pe1, " +
-		"whose DF copy reaches B too; a non-DF must not send BUM to the segment at all (RFC 7432 §8.5), or the DF " +
-		"must drop what the segment's other PE already delivered (local bias) (p4/, asic/, evpn/)"},
 	{"of EVI 100 once", "both PEs of the segment are DF when GoBGP v3.37 parses the DF Election extended community " +
 		"(EVPN subtype 6) that evpn/ attaches to every type-4 route as an error and treats the whole UPDATE as a " +
 		"withdrawal; fixed by the third_party/gobgp decoder patch once it is committed"},
