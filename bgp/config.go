@@ -91,6 +91,17 @@ type GracefulRestart struct {
 	// DeferralTime bounds how long a restarting speaker waits for
 	// End-of-RIB; 0 means GoBGP's default (360 s).
 	DeferralTime time.Duration
+	// Notification advertises the N bit (RFC 8538): with a neighbor that
+	// advertises it too, a NOTIFICATION other than Cease/Hard Reset starts
+	// graceful restart instead of ending it, on both sides. Close then
+	// ends such sessions with Cease/Administrative Reset, which the
+	// neighbor answers by keeping this speaker's routes (stale) for
+	// RestartTime, so a restarted process finds its routes still in place
+	// at the neighbors; DeleteNeighbor still sends Cease/Peer
+	// De-configured, which RFC 8538 turns into a Hard Reset that removes
+	// them. Off, every NOTIFICATION ends graceful restart (RFC 4724) and
+	// only a dropped TCP session keeps the routes.
+	Notification bool
 }
 
 // Option adjusts how a speaker runs, as opposed to what it says on the wire.

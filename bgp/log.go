@@ -24,25 +24,27 @@ const sessionFreedMessage = "freed fsm.h"
 
 // slogAdapter makes a *slog.Logger satisfy GoBGP's logger interface,
 // remembers the last session-down reason per neighbor, and notes neighbors
-// whose session goroutines GoBGP has freed.
+// whose session went down or whose session goroutines GoBGP has freed.
 type slogAdapter struct {
 	log *slog.Logger
 	// onPeerDown is called for every peerDownMessage; when it returns
 	// false the reason is kept for takeDownReason. It must not block.
 	onPeerDown func(neighbor, reason string) bool
 
-	// mu guards level, downReason, freed and freedCh.
+	// mu guards level, downReason, down, freed and changed.
 	mu         sync.Mutex
 	level      gobgplog.LogLevel
 	downReason map[string]string
+	down       map[string]bool
 	freed      map[string]bool
-	// freedCh is closed and replaced whenever a session is freed.
-	freedCh chan struct{}
+	// changed is closed and replaced whenever a session goes down or is
+	// freed.
+	changed chan struct{}
 }
 
 func newSlogAdapter(l *slog.Logger, onPeerDown func(neighbor, reason string) bool) *slogAdapter {
 	a := &slogAdapter{log: l, onPeerDown: onPeerDown, downReason: make(map[string]string),
-		freed: make(map[string]bool), freedCh: make(chan struct{})}
+		down: make(map[string]bool), freed: make(map[string]bool), changed: make(chan struct{})}
 	// GoBGP asks GetLevel before building expensive debug records.
 	a.level = gobgplog.InfoLevel
 	if l.Enabled(context.Background(), slog.LevelDebug) {
@@ -114,9 +116,14 @@ func (a *slogAdapter) Info(msg string, fields gobgplog.Fields) {
 	if msg == peerDownMessage {
 		key, _ := fields["Key"].(string)
 		reason, _ := fields["Reason"].(string)
-		if key != "" && !a.onPeerDown(key, reason) {
+		if key != "" {
+			kept := a.onPeerDown(key, reason)
 			a.mu.Lock()
-			a.downReason[key] = reason
+			if !kept {
+				a.downReason[key] = reason
+			}
+			a.down[key] = true
+			a.signalLocked()
 			a.mu.Unlock()
 		}
 	}
@@ -129,12 +136,33 @@ func (a *slogAdapter) Debug(msg string, fields gobgplog.Fields) {
 		if key, _ := fields["Key"].(string); key != "" {
 			a.mu.Lock()
 			a.freed[key] = true
-			close(a.freedCh)
-			a.freedCh = make(chan struct{})
+			a.signalLocked()
 			a.mu.Unlock()
 		}
 	}
 	a.emit(slog.LevelDebug, msg, fields)
+}
+
+// signalLocked wakes the waiters of sessionSignal; mu is held.
+func (a *slogAdapter) signalLocked() {
+	close(a.changed)
+	a.changed = make(chan struct{})
+}
+
+// expectDown forgets that the neighbor's session went down, before it is
+// made to go down (again).
+func (a *slogAdapter) expectDown(neighbor string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.down, neighbor)
+}
+
+// sessionDown reports whether the neighbor's session has left Established
+// since expectDown.
+func (a *slogAdapter) sessionDown(neighbor string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.down[neighbor]
 }
 
 // expectFree forgets that the neighbor's session was freed, before the
@@ -153,11 +181,12 @@ func (a *slogAdapter) sessionFreed(neighbor string) bool {
 	return a.freed[neighbor]
 }
 
-// freedSignal returns a channel closed at the next freed session.
-func (a *slogAdapter) freedSignal() <-chan struct{} {
+// sessionSignal returns a channel closed at the next session that goes
+// down or is freed.
+func (a *slogAdapter) sessionSignal() <-chan struct{} {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.freedCh
+	return a.changed
 }
 
 // SetLevel is called by GoBGP's SetLogLevel API; the slog handler still

@@ -227,6 +227,9 @@ func New(cfg Config, opts ...Option) (*Speaker, error) {
 			RestartTime:  uint32(gr.RestartTime / time.Second),
 			HelperOnly:   gr.HelperOnly,
 			DeferralTime: uint32(gr.DeferralTime / time.Second),
+			// GoBGP reads the N bit per neighbor; the global flag only
+			// keeps ListPeer/GetBgp consistent with it.
+			NotificationEnabled: gr.Notification,
 		}
 	}
 	if err := s.srv.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
@@ -264,8 +267,11 @@ func New(cfg Config, opts ...Option) (*Speaker, error) {
 // events queue up inside the speaker (without bound) while it does not.
 func (s *Speaker) Events() <-chan Event { return s.events }
 
-// Close stops the GoBGP server (sending Cease to every neighbor), stops
-// event delivery, waits for the speaker's goroutines and closes Events.
+// Close stops the GoBGP server, stops event delivery, waits for the
+// speaker's goroutines and closes Events. Every neighbor gets a Cease: with
+// GracefulRestart.Notification, Cease/Administrative Reset, which keeps this
+// speaker's routes at neighbors that negotiated RFC 8538 (a restart);
+// otherwise Cease/Peer De-configured, which withdraws them.
 func (s *Speaker) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
@@ -273,6 +279,9 @@ func (s *Speaker) Close() error {
 		s.cbMu.Lock()
 		s.closed = true
 		s.cbMu.Unlock()
+		if gr := s.cfg.GracefulRestart; gr != nil && gr.Notification {
+			s.resetSessionsAndWait()
+		}
 		s.deleteNeighborsAndWait()
 		s.srv.Stop()
 		s.qmu.Lock()
@@ -312,9 +321,52 @@ func (s *Speaker) deleteNeighborsAndWait() {
 	for _, a := range addrs {
 		for !s.glog.sessionFreed(a) {
 			select {
-			case <-s.glog.freedSignal():
+			case <-s.glog.sessionSignal():
 			case <-deadline.C:
 				s.log.Warn("close: GoBGP did not free a neighbor's session in time", "neighbor", a, "wait", closeGrace)
+				return
+			}
+		}
+	}
+}
+
+// restartCommunication is the Shutdown Communication (RFC 9003) Close
+// sends with its Administrative Reset, for the neighbor's logs.
+const restartCommunication = "p4evpn speaker restarting"
+
+// resetSessionsAndWait ends every established session with Cease/
+// Administrative Reset and waits until each has left Established. GoBGP's
+// DeletePeer and StopBgp send Cease/Peer De-configured, which GoBGP (as RFC
+// 8538 §5.1 suggests) rewrites to Hard Reset on sessions with the N bit, so
+// the neighbor deletes the routes; Administrative Reset is the one Cease
+// GoBGP leaves alone. Deleting a neighbor only once its session is down
+// keeps DeletePeer from sending its own Cease on that session. GoBGP waits
+// the neighbor's IdleHoldTimeAfterReset (ConnectRetry, at least 1 s) before
+// reconnecting, far longer than the delete that follows takes.
+func (s *Speaker) resetSessionsAndWait() {
+	var addrs []string
+	if err := s.srv.ListPeer(context.Background(), &api.ListPeerRequest{}, func(p *api.Peer) {
+		if p.GetState().GetSessionState() == api.PeerState_ESTABLISHED {
+			addrs = append(addrs, p.GetConf().GetNeighborAddress())
+		}
+	}); err != nil {
+		s.log.Warn("close: cannot list neighbors", "err", err)
+		return
+	}
+	for _, a := range addrs {
+		s.glog.expectDown(a)
+		if err := s.srv.ResetPeer(context.Background(), &api.ResetPeerRequest{Address: a, Communication: restartCommunication}); err != nil {
+			s.log.Warn("close: cannot reset neighbor", "neighbor", a, "err", err)
+		}
+	}
+	deadline := time.NewTimer(closeGrace)
+	defer deadline.Stop()
+	for _, a := range addrs {
+		for !s.glog.sessionDown(a) {
+			select {
+			case <-s.glog.sessionSignal():
+			case <-deadline.C:
+				s.log.Warn("close: a neighbor's session did not go down in time", "neighbor", a, "wait", closeGrace)
 				return
 			}
 		}
@@ -434,11 +486,12 @@ func (s *Speaker) apiPeer(n Neighbor) *api.Peer {
 	}
 	if gr := s.cfg.GracefulRestart; gr != nil {
 		p.GracefulRestart = &api.GracefulRestart{
-			Enabled:         true,
-			RestartTime:     uint32(gr.RestartTime / time.Second),
-			HelperOnly:      gr.HelperOnly,
-			LocalRestarting: gr.Restarting,
-			DeferralTime:    uint32(gr.DeferralTime / time.Second),
+			Enabled:             true,
+			RestartTime:         uint32(gr.RestartTime / time.Second),
+			HelperOnly:          gr.HelperOnly,
+			LocalRestarting:     gr.Restarting,
+			DeferralTime:        uint32(gr.DeferralTime / time.Second),
+			NotificationEnabled: gr.Notification,
 		}
 		p.AfiSafis[0].MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
 	}

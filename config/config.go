@@ -62,7 +62,14 @@ type BGP struct {
 	// GracefulRestart is the restart time advertised (RFC 4724); 0 disables
 	// graceful restart.
 	GracefulRestart time.Duration `yaml:"graceful-restart"`
-	Neighbors       []Neighbor    `yaml:"neighbors"`
+	// GracefulRestartNotification advertises the RFC 8538 N bit with
+	// graceful restart; unset means on (FRR's default too). With it, a
+	// NOTIFICATION other than Hard Reset keeps routes at both ends, and an
+	// evpnd that stops (or restarts its controller) ends its sessions with
+	// Cease/Administrative Reset, so neighbors keep its routes for the
+	// restart time instead of withdrawing them.
+	GracefulRestartNotification *bool      `yaml:"graceful-restart-notification"`
+	Neighbors                   []Neighbor `yaml:"neighbors"`
 }
 
 // Neighbor is one BGP peer: a route reflector, or a client when this daemon
@@ -296,6 +303,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BGP.GracefulRestart < 0 || c.BGP.GracefulRestart > 4095*time.Second {
 		add(bad("bgp.graceful-restart", c.BGP.GracefulRestart, "want 0 (off) to 4095s"))
+	}
+	if n := c.BGP.GracefulRestartNotification; n != nil && *n && c.BGP.GracefulRestart == 0 {
+		add(bad("bgp.graceful-restart-notification", *n, "needs bgp.graceful-restart"))
 	}
 	seenPeer := map[string]bool{}
 	for i, n := range c.BGP.Neighbors {

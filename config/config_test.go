@@ -5,7 +5,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/p4evpn/p4evpn/bgp"
 	"github.com/p4evpn/p4evpn/evpn"
 	"github.com/p4evpn/p4evpn/evpn/route"
 	"slices"
@@ -100,6 +104,7 @@ func TestParseErrorsNameFieldAndValue(t *testing.T) {
 		{desc: "bad source MAC", old: "source-mac: 02:00:00:00:01:0a", new: "source-mac: zz", wantErr: []string{"core.source-mac", "zz"}},
 		{desc: "static MAC on a foreign AC", old: `ac: 1}`, new: `ac: 7}`, wantErr: []string{"static-macs[0].ac", "7"}},
 		{desc: "EVI named like the BGP instance", old: "name: blue ", new: "name: DEFAULT ", wantErr: []string{"evis[0].name", "DEFAULT"}},
+		{desc: "N bit without graceful restart", old: "graceful-restart: 120s ", new: "graceful-restart: 0s ", wantErr: []string{"bgp.graceful-restart-notification", "true", "needs bgp.graceful-restart"}},
 		{desc: "negative restart settle", old: "restart-settle: 1s ", new: "restart-settle: -1s ", wantErr: []string{"timers.restart-settle", "-1s"}},
 		{desc: "gNMI TLS without cert", old: "plaintext: true", new: "plaintext: false", wantErr: []string{"gnmi.cert"}},
 		{desc: "a route reflector with a switch", old: "mode: pe ", new: "mode: route-reflector ", wantErr: []string{"route reflector has no switch"}},
@@ -122,6 +127,44 @@ func TestParseErrorsNameFieldAndValue(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestGracefulRestartNotification: the RFC 8538 N bit follows graceful
+// restart unless the file turns it off.
+func TestGracefulRestartNotification(t *testing.T) {
+	const on = "graceful-restart-notification: true "
+	for _, tc := range []struct {
+		desc string
+		// edits are (old, new) replacements in the example.
+		edits [][2]string
+		want  *bgp.GracefulRestart
+	}{
+		{desc: "example: on", want: &bgp.GracefulRestart{RestartTime: 120 * time.Second, Notification: true}},
+		{desc: "unset: on", edits: [][2]string{{on, ""}}, want: &bgp.GracefulRestart{RestartTime: 120 * time.Second, Notification: true}},
+		{desc: "off", edits: [][2]string{{on, "graceful-restart-notification: false "}}, want: &bgp.GracefulRestart{RestartTime: 120 * time.Second}},
+		{desc: "no graceful restart", edits: [][2]string{{on, ""}, {"graceful-restart: 120s ", "graceful-restart: 0s "}}, want: nil},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			s := string(loadExample(t))
+			for _, e := range tc.edits {
+				if !strings.Contains(s, e[0]) {
+					t.Fatalf("example has no %q", e[0])
+				}
+				s = strings.Replace(s, e[0], e[1], 1)
+			}
+			c, err := Parse([]byte(s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.BGPConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got.GracefulRestart); diff != "" {
+				t.Errorf("GracefulRestart (-want +got):\n%s", diff)
 			}
 		})
 	}

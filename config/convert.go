@@ -70,7 +70,8 @@ func (c *Config) BGPConfig() (bgp.Config, error) {
 		out.ListenAddress, out.ListenPort = ap.Addr(), ap.Port()
 	}
 	if c.BGP.GracefulRestart > 0 {
-		out.GracefulRestart = &bgp.GracefulRestart{RestartTime: c.BGP.GracefulRestart}
+		n := c.BGP.GracefulRestartNotification
+		out.GracefulRestart = &bgp.GracefulRestart{RestartTime: c.BGP.GracefulRestart, Notification: n == nil || *n}
 	}
 	for _, n := range c.BGP.Neighbors {
 		nb := bgp.Neighbor{

@@ -24,6 +24,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -189,7 +190,7 @@ type fsm struct {
 	rfMap                map[bgp.RouteFamily]bgp.BGPAddPathMode
 	capMap               map[bgp.BGPCapabilityCode][]bgp.ParameterCapabilityInterface
 	recvOpen             *bgp.BGPMessage
-	peerInfo             *table.PeerInfo
+	peerInfo             atomic.Pointer[table.PeerInfo]
 	gracefulRestartTimer *time.Timer
 	twoByteAsTrans       bool
 	marshallingOptions   *bgp.MarshallingOption
@@ -281,11 +282,15 @@ func newFSM(gConf *oc.Global, pConf *oc.Neighbor, logger log.Logger) *fsm {
 		adminStateCh:         make(chan adminStateOperation, 1),
 		rfMap:                make(map[bgp.RouteFamily]bgp.BGPAddPathMode),
 		capMap:               make(map[bgp.BGPCapabilityCode][]bgp.ParameterCapabilityInterface),
-		peerInfo:             table.NewPeerInfo(gConf, pConf),
 		gracefulRestartTimer: time.NewTimer(time.Hour),
 		notification:         make(chan *bgp.BGPMessage, 1),
 		logger:               logger,
 	}
+	// peerInfo is copied on write, never changed once stored: paths (the
+	// stale paths a graceful-restart helper keeps, too) point at the
+	// PeerInfo of the session that brought them, and watchers read it
+	// without the fsm lock (osrg/gobgp#2705).
+	fsm.peerInfo.Store(table.NewPeerInfo(gConf, pConf))
 	fsm.gracefulRestartTimer.Stop()
 	return fsm
 }
@@ -1068,8 +1073,10 @@ func (h *fsmHandler) recvMessageWithError() (*fsmMsg, error) {
 				default:
 				}
 				body := m.Body.(*bgp.BGPUpdate)
+				h.fsm.lock.RLock()
 				isEBGP := h.fsm.pConf.IsEBGPPeer(h.fsm.gConf)
 				isConfed := h.fsm.pConf.IsConfederationMember(h.fsm.gConf)
+				h.fsm.lock.RUnlock()
 
 				fmsg.payload = make([]byte, len(headerBuf)+len(bodyBuf))
 				copy(fmsg.payload, headerBuf)
@@ -1083,7 +1090,7 @@ func (h *fsmHandler) recvMessageWithError() (*fsmMsg, error) {
 				// with the neighbour is both dialed and received on loopback
 				// addresses.
 				var allowLoopback bool
-				if localAddr, peerAddr := h.fsm.peerInfo.LocalAddress, h.fsm.peerInfo.Address; localAddr.To4() != nil && peerAddr.To4() != nil {
+				if localAddr, peerAddr := h.fsm.peerInfo.Load().LocalAddress, h.fsm.peerInfo.Load().Address; localAddr.To4() != nil && peerAddr.To4() != nil {
 					allowLoopback = localAddr.IsLoopback() && peerAddr.IsLoopback()
 				}
 				ok, err := bgp.ValidateUpdateMsg(body, rfMap, isEBGP, isConfed, allowLoopback)
@@ -1125,7 +1132,7 @@ func (h *fsmHandler) recvMessageWithError() (*fsmMsg, error) {
 				}
 
 				h.fsm.lock.RLock()
-				peerInfo := h.fsm.peerInfo
+				peerInfo := h.fsm.peerInfo.Load()
 				h.fsm.lock.RUnlock()
 				fmsg.PathList = table.ProcessMessage(m, peerInfo, fmsg.timestamp)
 				fallthrough
@@ -1330,7 +1337,7 @@ func (h *fsmHandler) opensent(ctx context.Context) (bgp.FSMState, *fsmStateReaso
 					fsm.lock.RLock()
 					fsmPeerAS := fsm.pConf.Config.PeerAs
 					fsm.lock.RUnlock()
-					peerAs, err := bgp.ValidateOpenMsg(body, fsmPeerAS, fsm.peerInfo.LocalAS, net.ParseIP(fsm.gConf.Config.RouterId))
+					peerAs, err := bgp.ValidateOpenMsg(body, fsmPeerAS, fsm.peerInfo.Load().LocalAS, net.ParseIP(fsm.gConf.Config.RouterId))
 					if err != nil {
 						m, _ := fsm.sendNotificationFromErrorMsg(err.(*bgp.MessageError))
 						return bgp.BGP_FSM_IDLE, newfsmStateReason(fsmInvalidMsg, m, nil)
@@ -1343,7 +1350,7 @@ func (h *fsmHandler) opensent(ctx context.Context) (bgp.FSMState, *fsmStateReaso
 					if asnNegotiationSkipped {
 						fsm.lock.Lock()
 						typ := oc.PEER_TYPE_EXTERNAL
-						if fsm.peerInfo.LocalAS == peerAs {
+						if fsm.peerInfo.Load().LocalAS == peerAs {
 							typ = oc.PEER_TYPE_INTERNAL
 						}
 						fsm.pConf.State.PeerType = typ
@@ -1362,8 +1369,10 @@ func (h *fsmHandler) opensent(ctx context.Context) (bgp.FSMState, *fsmStateReaso
 					}
 					fsm.lock.Lock()
 					fsm.pConf.State.PeerAs = peerAs
-					fsm.peerInfo.AS = peerAs
-					fsm.peerInfo.ID = body.ID
+					peerInfo := *fsm.peerInfo.Load()
+					peerInfo.AS = peerAs
+					peerInfo.ID = body.ID
+					fsm.peerInfo.Store(&peerInfo)
 					fsm.capMap, fsm.rfMap = open2Cap(body, fsm.pConf)
 
 					if _, y := fsm.capMap[bgp.BGP_CAP_ADD_PATH]; y {

@@ -144,7 +144,7 @@ func (peer *peer) ID() string {
 func (peer *peer) routerID() net.IP {
 	peer.fsm.lock.RLock()
 	defer peer.fsm.lock.RUnlock()
-	return peer.fsm.peerInfo.ID
+	return peer.fsm.peerInfo.Load().ID
 }
 
 func (peer *peer) RouterID() string {
@@ -604,7 +604,7 @@ func (peer *peer) handleUpdate(e *fsmMsg) ([]*table.Path, []bgp.RouteFamily, *bg
 			// route should be excluded from the Phase 2 decision function.
 			if aspath := path.GetAsPath(); aspath != nil {
 				peer.fsm.lock.RLock()
-				localAS := peer.fsm.peerInfo.LocalAS
+				localAS := peer.fsm.peerInfo.Load().LocalAS
 				allowOwnAS := int(peer.fsm.pConf.AsPathOptions.Config.AllowOwnAs)
 				peer.fsm.lock.RUnlock()
 				if hasOwnASLoop(localAS, allowOwnAS, aspath) {

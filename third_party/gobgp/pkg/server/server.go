@@ -464,9 +464,9 @@ func (s *BgpServer) Serve() {
 
 			if fsm.state == bgp.BGP_FSM_ESTABLISHED {
 				s.notifyWatcher(watchEventTypePeerState, &watchEventPeer{
-					PeerAS:      fsm.peerInfo.AS,
-					PeerAddress: fsm.peerInfo.Address,
-					PeerID:      fsm.peerInfo.ID,
+					PeerAS:      fsm.peerInfo.Load().AS,
+					PeerAddress: fsm.peerInfo.Load().Address,
+					PeerID:      fsm.peerInfo.Load().ID,
 					State:       bgp.BGP_FSM_IDLE,
 					Timestamp:   time.Now(),
 					StateReason: &fsmStateReason{
@@ -645,7 +645,7 @@ func filterpath(peer *peer, path, old *table.Path) *table.Path {
 				// the advertisement received SHOULD be ignored.
 				for _, clusterID := range path.GetClusterList() {
 					peer.fsm.lock.RLock()
-					rrClusterID := peer.fsm.peerInfo.RouteReflectorClusterID
+					rrClusterID := peer.fsm.peerInfo.Load().RouteReflectorClusterID
 					peer.fsm.lock.RUnlock()
 					if clusterID.Equal(rrClusterID) {
 						peer.fsm.logger.Debug("cluster list path attribute has local cluster id, ignore",
@@ -781,7 +781,7 @@ func (s *BgpServer) prePolicyFilterpath(peer *peer, path, old *table.Path) (*tab
 
 	peer.fsm.lock.RLock()
 	options := &table.PolicyOptions{
-		Info: peer.fsm.peerInfo,
+		Info: peer.fsm.peerInfo.Load(),
 	}
 	if path.IsLocal() && path.GetNexthop().IsUnspecified() {
 		// We need a special treatment for the locally-originated path
@@ -789,11 +789,11 @@ func (s *BgpServer) prePolicyFilterpath(peer *peer, path, old *table.Path) (*tab
 		// OldNextHop option should be set to the local address.
 		// Otherwise, we advertise the unspecified nexthop as is when
 		// nexthop-unchanged is configured.
-		options.OldNextHop = peer.fsm.peerInfo.LocalAddress
+		options.OldNextHop = peer.fsm.peerInfo.Load().LocalAddress
 	} else {
 		options.OldNextHop = path.GetNexthop()
 	}
-	path = table.UpdatePathAttrs(peer.fsm.logger, peer.fsm.gConf, peer.fsm.pConf, peer.fsm.peerInfo, path)
+	path = table.UpdatePathAttrs(peer.fsm.logger, peer.fsm.gConf, peer.fsm.pConf, peer.fsm.peerInfo.Load(), path)
 	peer.fsm.lock.RUnlock()
 
 	return path, options, false
@@ -946,7 +946,7 @@ func (s *BgpServer) toConfig(peer *peer, getAdvertised bool) *oc.Neighbor {
 		buf, _ := peer.fsm.recvOpen.Serialize()
 		// need to copy all values here
 		conf.State.ReceivedOpenMessage, _ = bgp.ParseBGPMessage(buf)
-		conf.State.RemoteRouterId = peer.fsm.peerInfo.ID.To4().String()
+		conf.State.RemoteRouterId = peer.fsm.peerInfo.Load().ID.To4().String()
 		peer.fsm.lock.RUnlock()
 	}
 	return &conf
@@ -967,11 +967,11 @@ func (s *BgpServer) notifyPrePolicyUpdateWatcher(peer *peer, pathList []*table.P
 	l, _ := peer.fsm.LocalHostPort()
 	ev := &watchEventUpdate{
 		Message:      msg,
-		PeerAS:       peer.fsm.peerInfo.AS,
-		LocalAS:      peer.fsm.peerInfo.LocalAS,
-		PeerAddress:  peer.fsm.peerInfo.Address,
+		PeerAS:       peer.fsm.peerInfo.Load().AS,
+		LocalAS:      peer.fsm.peerInfo.Load().LocalAS,
+		PeerAddress:  peer.fsm.peerInfo.Load().Address,
 		LocalAddress: net.ParseIP(l),
-		PeerID:       peer.fsm.peerInfo.ID,
+		PeerID:       peer.fsm.peerInfo.Load().ID,
 		FourBytesAs:  y,
 		Timestamp:    timestamp,
 		Payload:      payload,
@@ -997,11 +997,11 @@ func (s *BgpServer) notifyPostPolicyUpdateWatcher(peer *peer, pathList []*table.
 	_, y := peer.fsm.capMap[bgp.BGP_CAP_FOUR_OCTET_AS_NUMBER]
 	l, _ := peer.fsm.LocalHostPort()
 	ev := &watchEventUpdate{
-		PeerAS:       peer.fsm.peerInfo.AS,
-		LocalAS:      peer.fsm.peerInfo.LocalAS,
-		PeerAddress:  peer.fsm.peerInfo.Address,
+		PeerAS:       peer.fsm.peerInfo.Load().AS,
+		LocalAS:      peer.fsm.peerInfo.Load().LocalAS,
+		PeerAddress:  peer.fsm.peerInfo.Load().Address,
 		LocalAddress: net.ParseIP(l),
-		PeerID:       peer.fsm.peerInfo.ID,
+		PeerID:       peer.fsm.peerInfo.Load().ID,
 		FourBytesAs:  y,
 		Timestamp:    cloned[0].GetTimestamp(),
 		PostPolicy:   true,
@@ -1028,13 +1028,13 @@ func newWatchEventPeer(peer *peer, m *fsmMsg, oldState bgp.FSMState, t PeerEvent
 	recvOpen := peer.fsm.recvOpen
 	e := &watchEventPeer{
 		Type:          t,
-		PeerAS:        peer.fsm.peerInfo.AS,
-		LocalAS:       peer.fsm.peerInfo.LocalAS,
-		PeerAddress:   peer.fsm.peerInfo.Address,
+		PeerAS:        peer.fsm.peerInfo.Load().AS,
+		LocalAS:       peer.fsm.peerInfo.Load().LocalAS,
+		PeerAddress:   peer.fsm.peerInfo.Load().Address,
 		LocalAddress:  net.ParseIP(laddr),
 		PeerPort:      rport,
 		LocalPort:     lport,
-		PeerID:        peer.fsm.peerInfo.ID,
+		PeerID:        peer.fsm.peerInfo.Load().ID,
 		SentOpen:      sentOpen,
 		RecvOpen:      recvOpen,
 		State:         peer.fsm.state,
@@ -1062,11 +1062,11 @@ func (s *BgpServer) notifyMessageWatcher(peer *peer, timestamp time.Time, msg *b
 	l, _ := peer.fsm.LocalHostPort()
 	ev := &watchEventMessage{
 		Message:      msg,
-		PeerAS:       peer.fsm.peerInfo.AS,
-		LocalAS:      peer.fsm.peerInfo.LocalAS,
-		PeerAddress:  peer.fsm.peerInfo.Address,
+		PeerAS:       peer.fsm.peerInfo.Load().AS,
+		LocalAS:      peer.fsm.peerInfo.Load().LocalAS,
+		PeerAddress:  peer.fsm.peerInfo.Load().Address,
 		LocalAddress: net.ParseIP(l),
-		PeerID:       peer.fsm.peerInfo.ID,
+		PeerID:       peer.fsm.peerInfo.Load().ID,
 		FourBytesAs:  y,
 		Timestamp:    timestamp,
 		IsSent:       isSent,
@@ -1280,7 +1280,7 @@ func (s *BgpServer) propagateUpdate(peer *peer, pathList []*table.Path) {
 
 		if !rs && peer != nil {
 			peer.fsm.lock.RLock()
-			policyOptions.Info = peer.fsm.peerInfo
+			policyOptions.Info = peer.fsm.peerInfo.Load()
 			peer.fsm.lock.RUnlock()
 		}
 
@@ -1587,7 +1587,9 @@ func (s *BgpServer) handleFSMMessage(peer *peer, e *fsmMsg) {
 			peer.fsm.lock.Lock()
 			if peer.fsm.pConf.Config.PeerAs == 0 {
 				peer.fsm.pConf.State.PeerAs = 0
-				peer.fsm.peerInfo.AS = 0
+				peerInfo := *peer.fsm.peerInfo.Load()
+				peerInfo.AS = 0
+				peer.fsm.peerInfo.Store(&peerInfo)
 			}
 			peer.fsm.lock.Unlock()
 
@@ -1685,11 +1687,13 @@ func (s *BgpServer) handleFSMMessage(peer *peer, e *fsmMsg) {
 			peer.fsm.pConf.Transport.State.LocalAddress = laddr
 			// exclude zone info
 			ipaddr, _ := net.ResolveIPAddr("ip", laddr)
-			peer.fsm.peerInfo.LocalAddress = ipaddr.IP
+			peerInfo := *peer.fsm.peerInfo.Load()
+			peerInfo.LocalAddress = ipaddr.IP
 			if peer.fsm.pConf.Transport.Config.LocalAddress != netip.IPv4Unspecified().String() && peer.fsm.pConf.Transport.Config.LocalAddress != netip.IPv6Unspecified().String() {
-				peer.fsm.peerInfo.LocalAddress = net.ParseIP(peer.fsm.pConf.Transport.Config.LocalAddress)
+				peerInfo.LocalAddress = net.ParseIP(peer.fsm.pConf.Transport.Config.LocalAddress)
 				peer.fsm.pConf.Transport.State.LocalAddress = peer.fsm.pConf.Transport.Config.LocalAddress
 			}
+			peer.fsm.peerInfo.Store(&peerInfo)
 			neighborAddress := peer.fsm.pConf.State.NeighborAddress
 			peer.fsm.lock.Unlock()
 			deferralExpiredFunc := func(family bgp.RouteFamily) func() {
@@ -1851,12 +1855,12 @@ func (s *BgpServer) handleFSMMessage(peer *peer, e *fsmMsg) {
 					}
 					peer.fsm.lock.RLock()
 					peerInfo := &table.PeerInfo{
-						AS:           peer.fsm.peerInfo.AS,
-						ID:           peer.fsm.peerInfo.ID,
-						LocalAS:      peer.fsm.peerInfo.LocalAS,
-						LocalID:      peer.fsm.peerInfo.LocalID,
-						Address:      peer.fsm.peerInfo.Address,
-						LocalAddress: peer.fsm.peerInfo.LocalAddress,
+						AS:           peer.fsm.peerInfo.Load().AS,
+						ID:           peer.fsm.peerInfo.Load().ID,
+						LocalAS:      peer.fsm.peerInfo.Load().LocalAS,
+						LocalID:      peer.fsm.peerInfo.Load().LocalID,
+						Address:      peer.fsm.peerInfo.Load().Address,
+						LocalAddress: peer.fsm.peerInfo.Load().LocalAddress,
 					}
 					peer.fsm.lock.RUnlock()
 					ev := &watchEventEor{
@@ -2466,9 +2470,16 @@ func (s *BgpServer) StartBgp(ctx context.Context, r *api.StartBgpRequest) error 
 			return err
 		}
 		s.bgpConfig.Global = *c
-		// update route selection options
-		table.SelectionOptions = c.RouteSelectionOptions.Config
-		table.UseMultiplePaths = c.UseMultiplePaths.Config
+		// update route selection options. They are package variables,
+		// shared by every BgpServer of the process and read by their
+		// best-path code without a lock: write them only when they change,
+		// so servers started with the same options never race.
+		if table.SelectionOptions != c.RouteSelectionOptions.Config {
+			table.SelectionOptions = c.RouteSelectionOptions.Config
+		}
+		if table.UseMultiplePaths != c.UseMultiplePaths.Config {
+			table.UseMultiplePaths = c.UseMultiplePaths.Config
+		}
 		return nil
 	}, false)
 }
@@ -4811,12 +4822,12 @@ func (s *BgpServer) watch(opts ...watchOption) (w *watcher) {
 						if s := a.MpGracefulRestart.State; s.EndOfRibReceived {
 							family := a.State.Family
 							peerInfo := &table.PeerInfo{
-								AS:           p.fsm.peerInfo.AS,
-								ID:           p.fsm.peerInfo.ID,
-								LocalAS:      p.fsm.peerInfo.LocalAS,
-								LocalID:      p.fsm.peerInfo.LocalID,
-								Address:      p.fsm.peerInfo.Address,
-								LocalAddress: p.fsm.peerInfo.LocalAddress,
+								AS:           p.fsm.peerInfo.Load().AS,
+								ID:           p.fsm.peerInfo.Load().ID,
+								LocalAS:      p.fsm.peerInfo.Load().LocalAS,
+								LocalID:      p.fsm.peerInfo.Load().LocalID,
+								Address:      p.fsm.peerInfo.Load().Address,
+								LocalAddress: p.fsm.peerInfo.Load().LocalAddress,
 							}
 							w.notify(&watchEventEor{
 								Family:   family,
@@ -4849,11 +4860,11 @@ func (s *BgpServer) watch(opts ...watchOption) (w *watcher) {
 					_, y := peer.fsm.capMap[bgp.BGP_CAP_FOUR_OCTET_AS_NUMBER]
 					l, _ := peer.fsm.LocalHostPort()
 					update := &watchEventUpdate{
-						PeerAS:       peer.fsm.peerInfo.AS,
-						LocalAS:      peer.fsm.peerInfo.LocalAS,
-						PeerAddress:  peer.fsm.peerInfo.Address,
+						PeerAS:       peer.fsm.peerInfo.Load().AS,
+						LocalAS:      peer.fsm.peerInfo.Load().LocalAS,
+						PeerAddress:  peer.fsm.peerInfo.Load().Address,
 						LocalAddress: net.ParseIP(l),
-						PeerID:       peer.fsm.peerInfo.ID,
+						PeerID:       peer.fsm.peerInfo.Load().ID,
 						FourBytesAs:  y,
 						Init:         true,
 						PostPolicy:   false,
@@ -4868,11 +4879,11 @@ func (s *BgpServer) watch(opts ...watchOption) (w *watcher) {
 					peer.fsm.lock.RLock()
 					update = &watchEventUpdate{
 						Message:      eor,
-						PeerAS:       peer.fsm.peerInfo.AS,
-						LocalAS:      peer.fsm.peerInfo.LocalAS,
-						PeerAddress:  peer.fsm.peerInfo.Address,
+						PeerAS:       peer.fsm.peerInfo.Load().AS,
+						LocalAS:      peer.fsm.peerInfo.Load().LocalAS,
+						PeerAddress:  peer.fsm.peerInfo.Load().Address,
 						LocalAddress: net.ParseIP(l),
-						PeerID:       peer.fsm.peerInfo.ID,
+						PeerID:       peer.fsm.peerInfo.Load().ID,
 						FourBytesAs:  y,
 						Timestamp:    time.Now(),
 						Init:         true,
