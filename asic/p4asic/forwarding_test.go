@@ -256,7 +256,7 @@ func TestLearnEvent(t *testing.T) {
 }
 
 // An FDB entry with an idle timeout raises EventIdle once no frame hit it
-// for that long (the rig's target reports every entry as never hit).
+// for that long (the engine records hits of ingress.smac's entries).
 func TestIdleEvent(t *testing.T) {
 	test := func(t *testing.T, r *rig) {
 		sw := programmed(t, r)

@@ -68,13 +68,6 @@ type rig struct {
 	stop func()
 }
 
-// hitless makes the engine a HitTracker whose entries are never hit, so
-// that idle timeouts fire after their TTL (the engine does not record hits
-// yet).
-type hitless struct{ *p4rtserver.EngineDevice }
-
-func (hitless) LastHit(string, *p4rtserver.Entry) (time.Time, error) { return time.Time{}, nil }
-
 // startRig serves a softswitch at addr ("127.0.0.1:0" for any port).
 func startRig(t testing.TB, addr string, idle bool) *rig {
 	t.Helper()
@@ -92,7 +85,6 @@ func startRig(t testing.TB, addr string, idle bool) *rig {
 	var dev p4rtserver.Device = p4rtserver.NewEngineDevice(sw)
 	opts := []p4rtserver.Option{p4rtserver.WithDeviceID(deviceID), p4rtserver.WithLogger(quietLogger())}
 	if idle {
-		dev = hitless{dev.(*p4rtserver.EngineDevice)}
 		opts = append(opts, p4rtserver.WithIdleScan(10*time.Millisecond))
 	}
 	srv := p4rtserver.New(dev, opts...)
