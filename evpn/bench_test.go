@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -134,11 +135,14 @@ func BenchmarkMassWithdrawal(b *testing.B) {
 	// CE hashes over both links). PeerDown-soleAdvertiser: PE3 alone
 	// advertised them, so its session loss withdraws their only routes and
 	// each FDB entry must go (after the group update that fails traffic
-	// over): that cost is per MAC by nature.
-	for _, mode := range []string{"perES-AD-withdrawal", "PeerDown", "PeerDown-soleAdvertiser"} {
+	// over): that cost is per MAC by nature. RR-withdrawals-soleAdvertiser
+	// is the same failure as seen through a route reflector: PE3's per-ES
+	// A-D route and then each of its MAC routes withdrawn, in one
+	// HandleUpdates burst. switch-writes counts the Write calls.
+	for _, mode := range []string{"perES-AD-withdrawal", "PeerDown", "PeerDown-soleAdvertiser", "RR-withdrawals-soleAdvertiser"} {
 		b.Run(mode+"_100kMACs", func(b *testing.B) {
 			ctx := context.Background()
-			var ops int64
+			var ops, writes int64
 			for b.Loop() {
 				b.StopTimer()
 				sw := &countingSwitch{}
@@ -160,7 +164,7 @@ func BenchmarkMassWithdrawal(b *testing.B) {
 					evi := uint32(i%10) + 1
 					m := route.MAC{2, 0, byte(i >> 16), byte(i >> 8), byte(i), 2}
 					advertisers := []netip.Addr{pe2Addr, pe3Addr}
-					if mode == "PeerDown-soleAdvertiser" {
+					if strings.HasSuffix(mode, "soleAdvertiser") {
 						advertisers = advertisers[1:]
 					}
 					for _, from := range advertisers {
@@ -170,19 +174,34 @@ func BenchmarkMassWithdrawal(b *testing.B) {
 						}))
 					}
 				}
-				before := sw.updates.Load()
+				perES := route.EthernetAD{RD: route.AutoRD(pe3Addr, 0), ESI: esi2, EthernetTag: route.MaxEthernetTag}
+				var burst []Update
+				if mode == "RR-withdrawals-soleAdvertiser" {
+					burst = append(burst, Update{Withdrawn: perES})
+					for i := 0; i < macs; i++ {
+						evi := uint32(i%10) + 1
+						m := route.MAC{2, 0, byte(i >> 16), byte(i >> 8), byte(i), 2}
+						burst = append(burst, Update{Withdrawn: route.MACIP{RD: route.AutoRD(pe3Addr, uint16(evi)), ESI: esi2, MAC: m}})
+					}
+				}
+				before, beforeWrites := sw.updates.Load(), sw.batches.Load()
 				b.StartTimer()
-				if mode != "perES-AD-withdrawal" {
+				switch mode {
+				case "perES-AD-withdrawal":
+					must(b, pe.HandleWithdraw(ctx, perES))
+				case "RR-withdrawals-soleAdvertiser":
+					must(b, pe.HandleUpdates(ctx, burst))
+				default:
 					must(b, pe.PeerDown(ctx, pe3Addr))
-				} else {
-					must(b, pe.HandleWithdraw(ctx, route.EthernetAD{RD: route.AutoRD(pe3Addr, 0), ESI: esi2, EthernetTag: route.MaxEthernetTag}))
 				}
 				b.StopTimer()
 				ops = sw.updates.Load() - before
+				writes = sw.batches.Load() - beforeWrites
 				_ = pe.Close()
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(ops), "switch-updates")
+			b.ReportMetric(float64(writes), "switch-writes")
 		})
 	}
 }

@@ -18,9 +18,11 @@
 //
 //   - BGP: HandlePath (or HandlePaths for a burst) for a new best path,
 //     HandleWithdraw for a withdrawn key, HandleUpdates for a burst of
-//     both in arrival order (one switch Write however many), PeerDown when a remote PE is gone
-//     (its address, i.e. the next hop; a route reflector's address is a
-//     harmless no-op, its withdrawals arrive one by one);
+//     both in arrival order (one switch Write however long), PeerDown when
+//     a remote PE is gone (its address, i.e. the next hop; a route
+//     reflector's address is a harmless no-op: through a reflector a PE's
+//     failure arrives as its withdrawals, which a daemon hands over in
+//     HandleUpdates bursts);
 //   - the data plane: HandleSwitchEvent for asic.Switch.Events (learns,
 //     activity, idle timeouts);
 //   - operations: SetSegmentUp when a segment's CE links fail or return,
