@@ -48,6 +48,7 @@ func (d *Daemon) feedBGP(ctx context.Context, events <-chan bgp.Event) {
 		if len(batch) == 0 {
 			return
 		}
+		d.log.Debug("bgp updates to the PE", "updates", len(batch))
 		if err := d.pe.HandleUpdates(ctx, batch); err != nil && ctx.Err() == nil {
 			d.log.Warn("bgp updates", "updates", len(batch), "err", err)
 		}
