@@ -30,6 +30,18 @@
 // (none for a neighbor restarting gracefully: its paths stay, stale). A
 // PathAdd GoBGP had queued before the loss may still arrive between the two.
 //
+// # Stopping: restart or leave
+//
+// Close is a restart as far as the neighbors can tell: with graceful
+// restart and GracefulRestart.Notification (the RFC 8538 N bit) on both
+// sides, it ends each session with Cease/Administrative Reset and the
+// neighbors keep this speaker's routes, stale, for its restart time; a new
+// speaker with the same router ID (GracefulRestart.Restarting) refreshes
+// them and ends with End-of-RIB, and the neighbors never withdraw. GoBGP's
+// own DeletePeer/StopBgp would send Cease/Peer De-configured, which GoBGP
+// rewrites to a Hard Reset under the N bit. Shutdown is for leaving for
+// good: its Cease is a Hard Reset and the neighbors withdraw at once.
+//
 // Two behaviours of GoBGP are corrected here. GoBGP ignores an update whose
 // ORIGINATOR_ID is our router id (RFC 4456 §8) but keeps the neighbor's
 // previous path for that key; FRR reflects routes back to their originator,

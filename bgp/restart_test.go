@@ -18,15 +18,18 @@ import (
 // ends its table with End-of-RIB, still without a withdrawal. When either
 // side lacks the N bit, the Cease ends graceful restart (RFC 4724) and the
 // reflector withdraws the route: the control that proves the N bit is what
-// keeps it.
+// keeps it. Shutdown withdraws it even with the N bit (Hard Reset).
 func TestCloseKeepsRoutesWithNotification(t *testing.T) {
 	tests := []struct {
-		desc                 string
-		peNotify, rrNotify   bool
+		desc               string
+		peNotify, rrNotify bool
+		// shutdown stops the PE with Shutdown instead of Close.
+		shutdown             bool
 		wantKept             bool
 		wantDownReasonSubstr string
 	}{
 		{desc: "N bit on both sides", peNotify: true, rrNotify: true, wantKept: true, wantDownReasonSubstr: "graceful-restart"},
+		{desc: "N bit on both sides, Shutdown", peNotify: true, rrNotify: true, shutdown: true, wantKept: false, wantDownReasonSubstr: "hard-reset"},
 		{desc: "N bit on the PE only", peNotify: true, rrNotify: false, wantKept: false, wantDownReasonSubstr: "administrative reset"},
 		{desc: "N bit on neither", peNotify: false, rrNotify: false, wantKept: false, wantDownReasonSubstr: "peer deconfigured"},
 	}
@@ -75,7 +78,11 @@ func TestCloseKeepsRoutesWithNotification(t *testing.T) {
 			}
 			waitEvent(t, rr, "the PE's route", func(ev Event) bool { return ev.Kind == PathAdd && route.Key(ev.Path.NLRI) == key })
 
-			if err := pe.Close(); err != nil {
+			stop := pe.Close
+			if tc.shutdown {
+				stop = pe.Shutdown
+			}
+			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
 			evs := waitEvent(t, rr, "PE down", func(ev Event) bool { return ev.Kind == PeerDown && ev.Peer == peAddr })

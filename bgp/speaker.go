@@ -270,16 +270,27 @@ func (s *Speaker) Events() <-chan Event { return s.events }
 // Close stops the GoBGP server, stops event delivery, waits for the
 // speaker's goroutines and closes Events. Every neighbor gets a Cease: with
 // GracefulRestart.Notification, Cease/Administrative Reset, which keeps this
-// speaker's routes at neighbors that negotiated RFC 8538 (a restart);
-// otherwise Cease/Peer De-configured, which withdraws them.
-func (s *Speaker) Close() error {
+// speaker's routes at neighbors that negotiated RFC 8538 for the restart
+// time, as a process restart wants; otherwise Cease/Peer De-configured,
+// which withdraws them.
+func (s *Speaker) Close() error { return s.close(true) }
+
+// Shutdown is Close for a speaker that leaves for good (taken out of
+// service, or a PE failure drill): every neighbor gets Cease/Peer
+// De-configured, a Hard Reset under RFC 8538, and deletes this speaker's
+// routes at once instead of keeping them for the restart time. After the
+// first of Close and Shutdown, both do nothing.
+func (s *Speaker) Shutdown() error { return s.close(false) }
+
+// close is Close (keepRoutes) or Shutdown.
+func (s *Speaker) close(keepRoutes bool) error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.stopWatch()
 		s.cbMu.Lock()
 		s.closed = true
 		s.cbMu.Unlock()
-		if gr := s.cfg.GracefulRestart; gr != nil && gr.Notification {
+		if gr := s.cfg.GracefulRestart; keepRoutes && gr != nil && gr.Notification {
 			s.resetSessionsAndWait()
 		}
 		s.deleteNeighborsAndWait()

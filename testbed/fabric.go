@@ -572,6 +572,14 @@ func (pe *PENode) stop(lsr *LSR) error {
 		}
 	}
 	if d != nil {
+		// A failed PE's routes go at once (Hard Reset): with graceful
+		// restart and the RFC 8538 N bit, Close alone would have the
+		// reflector keep them for the restart time, as it would for a PE
+		// that went silent, and the fabric has no IGP or BFD to tell the
+		// remote PEs that the next hop died.
+		if sp := d.Speaker(); sp != nil {
+			errs = append(errs, sp.Shutdown())
+		}
 		errs = append(errs, d.Close())
 	}
 	errs = append(errs, pe.target.Close(), pe.engine.Close())

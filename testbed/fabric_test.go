@@ -57,8 +57,6 @@ var knownBugs = []struct{ check, why string }{
 		"(EVPN subtype 6) that evpn/ attaches to every type-4 route as an error and treats the whole UPDATE as a " +
 		"withdrawal; fixed by the third_party/gobgp decoder patch once it is committed"},
 	{"exactly once", "the same DF defect: an unknown-unicast flood reaches the segment through both PEs"},
-	{"needs the remote PEs to keep", "Daemon.Close sends a BGP Cease, so the reflector withdraws the PE's routes " +
-		"instead of keeping them as a graceful-restart helper (RFC 8538 N-bit not negotiated); a kill -9 keeps them"},
 }
 
 // report fails t for every failed check of r and logs its figures.
@@ -111,16 +109,13 @@ func TestScenarios(t *testing.T) {
 }
 
 // TestControllerRestart is scenario 6 on a fabric of its own, with an evpnd
-// reflector. It does not run under -race: GoBGP v3.37's event watcher reads
-// the PeerInfo that a reconnecting client's OPEN rewrites (osrg/gobgp issue
-// 2705, fixed upstream after v3.37), which the reflector's speaker does when
-// the restarted PE comes back. FRR as reflector avoids that race but loses
-// the per-EVI A-D labels (interop/FRR.md), so a restarted PE sees labels
-// other than those it installed and rewrites them: no zero-write restart.
+// reflector, a GoBGP graceful-restart helper (RFC 8538) that keeps the PE's
+// routes across the restart; it runs under -race since third_party/gobgp's
+// patches 4-6 (osrg/gobgp#2705, route-selection package variables). FRR as
+// reflector loses the per-EVI A-D labels (interop/FRR.md), so a restarted
+// PE sees labels other than those it installed and rewrites them: no
+// zero-write restart.
 func TestControllerRestart(t *testing.T) {
-	if raceEnabled {
-		t.Skip("a PE reconnecting to a GoBGP v3.37 reflector is a data race inside GoBGP (osrg/gobgp#2705); run without -race")
-	}
 	f := startDemo(t, KindEvpnd)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -416,17 +416,24 @@ func (t *Topology) routerID(j int) (string, error) {
 	return c.RouterID, nil
 }
 
+// rrRestartTime is the graceful-restart time a reflector advertises. How
+// long it keeps a PE's routes is the PE's own restart time.
+const rrRestartTime = 30 * time.Second
+
 // RRConfig returns the evpnd config of route reflector i (kind evpnd):
 // route-reflector mode, a passive client session to every PE.
 func (t *Topology) RRConfig(i int) (*config.Config, error) {
 	rr := t.RouteReflectors[i]
 	c := &config.Config{
 		Name: rr.Name, Mode: config.ModeRouteReflector, RouterID: rr.Address, ASN: t.ASN,
-		// No graceful restart: evpnd's Close ends a session with a Cease,
-		// which ends helper mode anyway (no RFC 8538), and GoBGP v3.37 races
-		// (go test -race) between a reconnecting peer's OPEN and the event
-		// watcher reading the source of the stale paths a helper keeps.
-		BGP: config.BGP{Listen: netip.AddrPortFrom(netip.MustParseAddr(rr.Address), t.BGPPort).String()},
+		// Graceful restart with the RFC 8538 N bit (on by default): the
+		// reflector is the helper that keeps a restarting PE's routes,
+		// including across the Cease/Administrative Reset a PE's evpnd sends
+		// when its controller stops.
+		BGP: config.BGP{
+			Listen:          netip.AddrPortFrom(netip.MustParseAddr(rr.Address), t.BGPPort).String(),
+			GracefulRestart: rrRestartTime,
+		},
 	}
 	for j := range t.PEs {
 		rid, err := t.routerID(j)
