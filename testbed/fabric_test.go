@@ -49,35 +49,13 @@ func startDemo(t *testing.T, rrKind string) *Fabric {
 	return f
 }
 
-// knownBugs are checks that fail today because of defects outside
-// testbed/, with the reason. report logs them loudly instead of failing,
-// unless TESTBED_STRICT is set; delete an entry once its fix lands.
-var knownBugs = []struct{ check, why string }{
-	{"of EVI 100 once", "both PEs of the segment are DF when GoBGP v3.37 parses the DF Election extended community " +
-		"(EVPN subtype 6) that evpn/ attaches to every type-4 route as an error and treats the whole UPDATE as a " +
-		"withdrawal; fixed by the third_party/gobgp decoder patch once it is committed"},
-	{"exactly once", "the same DF defect: an unknown-unicast flood reaches the segment through both PEs"},
-}
-
 // report fails t for every failed check of r and logs its figures.
 func report(t *testing.T, r *Result, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
-	strict := os.Getenv("TESTBED_STRICT") != ""
 	for _, c := range r.Failed() {
-		known := ""
-		for _, k := range knownBugs {
-			if strings.Contains(c.What, k.check) {
-				known = k.why
-				break
-			}
-		}
-		if known != "" && !strict {
-			t.Logf("KNOWN BUG, not failing the test: %s: %s\n    cause: %s", c.What, c.Detail, known)
-			continue
-		}
 		t.Errorf("%s: %s", c.What, c.Detail)
 	}
 	t.Logf("\n%s", r)
