@@ -47,6 +47,8 @@ type Fabric struct {
 	degraded   []string
 	cableBonds []*cableBond
 
+	// runCtx lives until Close (cancel): relays started after Start use it.
+	runCtx context.Context
 	cancel context.CancelFunc
 	// wg tracks the access-port readers.
 	wg sync.WaitGroup
@@ -124,7 +126,7 @@ func startFabric(ctx context.Context, topo *Topology, log *slog.Logger, netnsMod
 	f := &Fabric{topo: topo, log: log, hosts: map[string]*FabricHost{}, swNS: netns.None()}
 	f.lsr = NewLSR(mustMAC(topo.Core.MAC), log)
 	runCtx, cancel := context.WithCancel(context.Background())
-	f.cancel = cancel
+	f.runCtx, f.cancel = runCtx, cancel
 	defer func() {
 		if err != nil {
 			f.Close()

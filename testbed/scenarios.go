@@ -586,27 +586,41 @@ func (f *Fabric) ControllerRestart(ctx context.Context, pe, local, remote string
 		in.Stop(0)
 		return nil, err
 	}
-	d := p.Daemon()
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	_, err = waitUntil(wctx, func() bool { done, _, _ := d.Reconciled(); return done })
-	cancel()
+	reconciled := waitReconciled(ctx, p)
 	reconciledAfter := time.Since(t0)
 	time.Sleep(200 * time.Millisecond)
 	out.Halt()
 	in.Halt()
 	ro, ri := out.Stop(100*time.Millisecond), in.Stop(0)
-	done, updates, rerr := d.Reconciled()
-	r.check(err == nil && done && rerr == nil, "the new evpnd adopts the switch state and reconciles", "done %v, err %v, wait %v", done, rerr, err)
-	r.check(updates == 0, "reconciliation finds nothing to change (0 updates)", "%d updates", updates)
-	w := P4RuntimeWrites(p.Registry())
-	r.check(w == 0, "the restarted evpnd makes zero P4Runtime writes", "%d writes", w)
+	checkReconciled(r, p, reconciled, reconciledAfter)
 	r.check(ro.Lost == 0, fmt.Sprintf("%s -> %s (leaves through %s's data plane): zero frames lost", local, remote, pe), "%s", ro)
 	r.check(ri.Lost == 0, fmt.Sprintf("%s -> %s (needs the remote PEs to keep %s's routes): zero frames lost", remote, local, pe), "%s", ri)
 	r.figure(local+" -> "+remote, "%s", ro)
 	r.figure(remote+" -> "+local, "%s", ri)
-	r.figure("restart to reconciliation done", "%s", ms(reconciledAfter))
-	r.figure("P4Runtime writes by the new evpnd", "%d (reconciliation updates %d)", w, updates)
 	return r, nil
+}
+
+// waitReconciled waits (30 s at most) for the restarted evpnd of p to finish
+// reconciling with its switch.
+func waitReconciled(ctx context.Context, p *PENode) error {
+	d := p.Daemon()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := waitUntil(wctx, func() bool { done, _, _ := d.Reconciled(); return done })
+	return err
+}
+
+// checkReconciled adds the checks and figures of a restarted evpnd that
+// should find its switch already as it wants it: reconciliation done, no
+// update, no P4Runtime write. waitErr is waitReconciled's answer.
+func checkReconciled(r *Result, p *PENode, waitErr error, after time.Duration) {
+	done, updates, rerr := p.Daemon().Reconciled()
+	r.check(waitErr == nil && done && rerr == nil, "the new evpnd adopts the switch state and reconciles", "done %v, err %v, wait %v", done, rerr, waitErr)
+	r.check(updates == 0, "reconciliation finds nothing to change (0 updates)", "%d updates", updates)
+	w := P4RuntimeWrites(p.Registry())
+	r.check(w == 0, "the restarted evpnd makes zero P4Runtime writes", "%d writes", w)
+	r.figure("restart to reconciliation done", "%s", ms(after))
+	r.figure("P4Runtime writes by the new evpnd", "%d (reconciliation updates %d)", w, updates)
 }
 
 // PEFailure is scenario 5: PE pe stops (evpnd, target and softswitch; its

@@ -1,6 +1,0 @@
-//go:build !race
-
-package testbed
-
-// raceEnabled is true under go test -race.
-const raceEnabled = false
