@@ -17,7 +17,7 @@ import (
 
 // Switch is the in-memory asic.Switch. The zero value is not usable; call New.
 type Switch struct {
-	// mu guards every field below.
+	// mu guards every field from entities to closed; events locks itself.
 	mu       sync.Mutex
 	entities map[asic.Key]asic.Entity
 	refCount map[asic.Key]int
@@ -25,14 +25,9 @@ type Switch struct {
 	batches  int
 	updates  int
 	counters asic.Counters
-	subs     map[*subscription]struct{}
-	dropped  int
 	closed   bool
-}
 
-type subscription struct {
-	ch   chan asic.Event
-	stop func() bool
+	events asic.EventFanout
 }
 
 // New returns an empty switch.
@@ -40,7 +35,6 @@ func New() *Switch {
 	return &Switch{
 		entities: make(map[asic.Key]asic.Entity),
 		refCount: make(map[asic.Key]int),
-		subs:     make(map[*subscription]struct{}),
 	}
 }
 
@@ -134,41 +128,16 @@ func (s *Switch) Read(ctx context.Context) ([]asic.Entity, error) {
 // Events implements asic.Switch. The channel holds 64 events; Inject drops
 // and counts beyond that.
 func (s *Switch) Events(ctx context.Context) (<-chan asic.Event, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	ch, ok := s.events.Subscribe(ctx, 64)
+	if !ok {
 		return nil, errClosed
 	}
-	sub := &subscription{ch: make(chan asic.Event, 64)}
-	s.subs[sub] = struct{}{}
-	sub.stop = context.AfterFunc(ctx, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.closeSub(sub)
-	})
-	return sub.ch, nil
-}
-
-func (s *Switch) closeSub(sub *subscription) {
-	if _, ok := s.subs[sub]; ok {
-		delete(s.subs, sub)
-		close(sub.ch)
-	}
+	return ch, nil
 }
 
 // Inject delivers a data-plane event to every subscriber, as a digest
 // would; it never blocks.
-func (s *Switch) Inject(ev asic.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for sub := range s.subs {
-		select {
-		case sub.ch <- ev:
-		default:
-			s.dropped++
-		}
-	}
-}
+func (s *Switch) Inject(ev asic.Event) { s.events.Publish(ev) }
 
 // Counters implements asic.Switch; it returns what SetCounters stored.
 func (s *Switch) Counters(ctx context.Context) (asic.Counters, error) {
@@ -190,12 +159,9 @@ func (s *Switch) SetCounters(c asic.Counters) {
 // Close implements asic.Switch; it closes every event subscription.
 func (s *Switch) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
-	for sub := range s.subs {
-		sub.stop()
-		s.closeSub(sub)
-	}
+	s.mu.Unlock()
+	s.events.Close()
 	return nil
 }
 
@@ -265,10 +231,6 @@ func (s *Switch) Stats() (batches, updates int) {
 
 // DroppedEvents returns how many injected events found a subscriber's
 // channel full.
-func (s *Switch) DroppedEvents() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dropped
-}
+func (s *Switch) DroppedEvents() int { return int(s.events.Dropped()) }
 
 var _ asic.Switch = (*Switch)(nil)

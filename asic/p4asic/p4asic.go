@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
@@ -163,21 +164,13 @@ type Switch struct {
 	mu   sync.Mutex
 	view *view
 
-	// subMu guards subs, dropped and closed.
-	subMu   sync.Mutex
-	subs    map[*subscription]struct{}
-	dropped uint64
-	closed  bool
+	events asic.EventFanout
+	closed atomic.Bool
 
 	resynced chan struct{}
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-}
-
-type subscription struct {
-	ch   chan asic.Event
-	stop func() bool
 }
 
 // New connects to the target (or uses the given client), makes p4/evpn.p4
@@ -212,7 +205,8 @@ func New(ctx context.Context, opts ...Option) (*Switch, error) {
 		return nil, fmt.Errorf("p4asic: %w", err)
 	}
 	s := &Switch{cfg: cfg, log: cfg.logger.With("component", "p4asic"), ix: pipeline.Index, names: nm, metrics: m,
-		view: newView(), subs: make(map[*subscription]struct{}), resynced: make(chan struct{}, 1)}
+		view: newView(), resynced: make(chan struct{}, 1)}
+	s.events.OnDrop = m.eventsDropped.Inc
 	if cfg.client != nil {
 		s.client = cfg.client
 	} else {
@@ -391,49 +385,22 @@ func (s *Switch) handleIdle(n *p4rt.IdleTimeout) {
 }
 
 // publish hands ev to every subscriber without ever blocking.
-func (s *Switch) publish(ev asic.Event) {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	for sub := range s.subs {
-		select {
-		case sub.ch <- ev:
-		default:
-			s.dropped++
-			s.metrics.eventsDropped.Inc()
-		}
-	}
-}
+func (s *Switch) publish(ev asic.Event) { s.events.Publish(ev) }
 
 // Events implements asic.Switch.
 func (s *Switch) Events(ctx context.Context) (<-chan asic.Event, error) {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return nil, errClosed
 	}
-	sub := &subscription{ch: make(chan asic.Event, s.cfg.eventBuffer)}
-	s.subs[sub] = struct{}{}
-	sub.stop = context.AfterFunc(ctx, func() {
-		s.subMu.Lock()
-		defer s.subMu.Unlock()
-		s.closeSub(sub)
-	})
-	return sub.ch, nil
-}
-
-func (s *Switch) closeSub(sub *subscription) {
-	if _, ok := s.subs[sub]; ok {
-		delete(s.subs, sub)
-		close(sub.ch)
+	ch, ok := s.events.Subscribe(ctx, s.cfg.eventBuffer)
+	if !ok {
+		return nil, errClosed
 	}
+	return ch, nil
 }
 
 // DroppedEvents returns how many events found a subscriber's channel full.
-func (s *Switch) DroppedEvents() uint64 {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	return s.dropped
-}
+func (s *Switch) DroppedEvents() uint64 { return s.events.Dropped() }
 
 var errClosed = errors.New("p4asic: switch closed")
 
@@ -441,17 +408,10 @@ var errClosed = errors.New("p4asic: switch closed")
 // subscription, takes the metrics off the registry and, when the switch
 // dialed it, closes the P4Runtime connection. The target keeps its tables.
 func (s *Switch) Close() error {
-	s.subMu.Lock()
-	if s.closed {
-		s.subMu.Unlock()
+	if s.closed.Swap(true) {
 		return nil
 	}
-	s.closed = true
-	for sub := range s.subs {
-		sub.stop()
-		s.closeSub(sub)
-	}
-	s.subMu.Unlock()
+	s.events.Close()
 	s.cancel()
 	s.wg.Wait()
 	s.metrics.unregister(s.cfg.registry)
@@ -461,11 +421,7 @@ func (s *Switch) Close() error {
 	return nil
 }
 
-func (s *Switch) isClosed() bool {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	return s.closed
-}
+func (s *Switch) isClosed() bool { return s.closed.Load() }
 
 // Counters implements asic.Switch: bridge domains and ACs count the frames
 // they received (ingress.bd_in, ingress.ac_in); drops are the pipeline's
