@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"strings"
 	"testing"
@@ -124,5 +125,56 @@ func TestPathNotServed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNormalizeJSON: RFC 7951 module prefixes leave member names, never
+// values (MACs, IPv6 addresses, identities are read by their types).
+func TestNormalizeJSON(t *testing.T) {
+	for _, tc := range []struct {
+		desc, in, want string
+	}{
+		{desc: "no prefix is left as is", in: `{"mac-address": "02:00:00:00:aa:01", "peer-ip":"2001:db8::1"}`,
+			want: `{"mac-address": "02:00:00:00:aa:01", "peer-ip":"2001:db8::1"}`},
+		{desc: "prefixed members", in: `{"openconfig-network-instance:entries":{"entry":[{"p4evpn-x:local" : true,"mac":"02:00:00:00:aa:01"}]}}`,
+			want: `{"entries":{"entry":[{"local":true,"mac":"02:00:00:00:aa:01"}]}}`},
+		{desc: "escaped quote in a value", in: `{"description":"a \"b:c\": d","x:y":1}`, want: `{"description":"a \"b:c\": d","y":1}`},
+		{desc: "identity value keeps its prefix here", in: `{"type":"openconfig-evpn-types:ALL_ACTIVE"}`,
+			want: `{"type":"openconfig-evpn-types:ALL_ACTIVE"}`},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			got, err := normalizeJSON([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("normalizeJSON(%s) = %s, want %s", tc.in, got, tc.want)
+			}
+		})
+	}
+	if _, err := normalizeJSON([]byte(`{"a:b": `)); err == nil {
+		t.Error("normalizeJSON of truncated JSON with a prefixed member: no error")
+	}
+}
+
+// TestOCTypes: JSON_IETF's quoted 64-bit integers and module-qualified
+// identities decode like plain JSON's.
+func TestOCTypes(t *testing.T) {
+	var v struct {
+		Age   ocUint `json:"age"`
+		Label ocUint `json:"label"`
+		Mode  ident  `json:"mode"`
+		State ident  `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(`{"age":"18446744073709551615","label":100001,"mode":"openconfig-evpn-types:ALL_ACTIVE","state":"ESTABLISHED"}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Age != 1<<64-1 || v.Label != 100001 || v.Mode != "ALL_ACTIVE" || v.State != "ESTABLISHED" {
+		t.Errorf("decoded %+v", v)
+	}
+	for _, bad := range []string{`{"age":"-1"}`, `{"age":true}`, `{"mode":7}`} {
+		if err := json.Unmarshal([]byte(bad), &v); err == nil {
+			t.Errorf("json.Unmarshal(%s): no error", bad)
+		}
 	}
 }
