@@ -30,6 +30,7 @@ import (
 	"github.com/p4evpn/p4evpn/asic"
 	"github.com/p4evpn/p4evpn/bgp"
 	"github.com/p4evpn/p4evpn/config"
+	"github.com/p4evpn/p4evpn/evpn"
 	"github.com/p4evpn/p4evpn/evpn/route"
 	"github.com/p4evpn/p4evpn/p4"
 	"github.com/p4evpn/p4evpn/softswitch"
@@ -62,7 +63,32 @@ var (
 	macA = route.MustMAC("02:00:00:00:aa:01") // host A on PE1 port 1
 	macB = route.MustMAC("02:00:00:00:bb:02") // host B on PE2 port 1
 	macM = route.MustMAC("02:00:00:00:cc:03") // host M on the segment, seen by PE1
+	macD = route.MustMAC("02:00:00:00:dd:04") // moves between PE1 and PE2 until frozen
 )
+
+// frame is a broadcast on VLAN evi from mac (802.1Q, a local
+// experimental EtherType, minimum size).
+func frame(mac route.MAC) []byte {
+	f := make([]byte, 64)
+	copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(f[6:], mac[:])
+	copy(f[12:], []byte{0x81, 0x00, byte(evi >> 8), byte(evi & 0xff), 0x88, 0xb5})
+	return f
+}
+
+// macState is pe's entry for mac in EVI evi.
+func macState(pe *p4evpn.Daemon, mac route.MAC) (evpn.MACState, bool) {
+	table, err := pe.PE().MACTable(evi)
+	if err != nil {
+		return evpn.MACState{}, false
+	}
+	for _, m := range table {
+		if m.MAC == mac {
+			return m, true
+		}
+	}
+	return evpn.MACState{}, false
+}
 
 func quiet() *slog.Logger {
 	if os.Getenv("P4EVPN_TEST_LOG") != "" {
@@ -239,6 +265,7 @@ core:
 labels: {first: %[1]d00000, last: %[1]d00999}
 timers:
   election-timer: 200ms
+  duplicate-moves: 2 # the frozen-MAC test freezes D in two moves
   telemetry-interval: 1m # no GoBGP call before every speaker started (see newFabric)
 ethernet-segments:
   - {name: %[6]s, esi: "%[7]s"}
@@ -606,6 +633,58 @@ func TestFabric(t *testing.T) {
 		}
 		if dump.Table != p4.TableFDB || len(dump.Entries) < 3 {
 			t.Errorf("--json show p4 table = %+v, want %s with A's, B's and M's entries", dump, p4.TableFDB)
+		}
+	})
+
+	// Last: D's rows are not in the tables asserted above.
+	t.Run("a MAC that moves is frozen", func(t *testing.T) {
+		at := func(pe int) {
+			t.Helper()
+			if err := f.engines[pe].access[1].Write(frame(macD)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sourceAt := func(pe int, src evpn.MACSource) func() bool {
+			return func() bool { m, ok := macState(f.pe[pe], macD); return ok && m.Source == src }
+		}
+		at(1)
+		waitFor(t, "PE2 to learn D from PE1", sourceAt(2, evpn.SourceRemote))
+		at(2)
+		waitFor(t, "PE1 to learn D's move to PE2", sourceAt(1, evpn.SourceRemote))
+		at(1)
+		frozen := 0
+		waitFor(t, "a PE to freeze D", func() bool {
+			for pe := 1; pe <= 2; pe++ {
+				if m, ok := macState(f.pe[pe], macD); ok && m.Frozen {
+					frozen = pe
+					return true
+				}
+			}
+			return false
+		})
+		eventually(t, fmt.Sprintf("PE%d's row for D", frozen), "DUPLICATE", func() (string, error) {
+			var rows []macRow
+			err := ctlJSON(t, &rows, append(f.peArgs(frozen), "show", "evpn", "mac", "100")...)
+			for _, r := range rows {
+				if r.MAC == macD.String() {
+					return r.MobilityState, err
+				}
+			}
+			return "", err
+		})
+		out, err := ctl(t, append(f.peArgs(frozen), "show", "evpn", "mac", "100")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("PE%d: evpnctl show evpn mac 100:\n%s", frozen, out)
+		flags := "no row"
+		for _, r := range parseTable(t, out, "EVI") {
+			if r["MAC"] == macD.String() {
+				flags = r["FLAGS"]
+			}
+		}
+		if flags != "duplicate" {
+			t.Errorf("PE%d: D's FLAGS = %q, want duplicate:\n%s", frozen, flags, out)
 		}
 	})
 

@@ -62,6 +62,11 @@ type options struct {
 	useGNMI bool // read the gNMI commands over gNMI (else the local API)
 }
 
+// helpRequested is the help text -h asked for: printed, not an error.
+type helpRequested string
+
+func (h helpRequested) Error() string { return string(h) }
+
 // parseFlags parses args; getenv supplies the $EVPNCTL_* defaults.
 func parseFlags(args []string, getenv func(string) string) (options, []string, error) {
 	var o options
@@ -90,7 +95,7 @@ func parseFlags(args []string, getenv func(string) string) (options, []string, e
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up on evpnd after `DURATION`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return o, nil, fmt.Errorf("%s\n\nflags:\n%s", usage, flagHelp(fs))
+			return o, nil, helpRequested(fmt.Sprintf("%s\n\nflags:\n%s", usage, flagHelp(fs)))
 		}
 		return o, nil, fmt.Errorf("%w\n%s", err, usage)
 	}
@@ -177,6 +182,10 @@ func match(args []string, words ...string) bool {
 // run is evpnctl: it parses args, reads evpnd and prints to out.
 func run(ctx context.Context, args []string, out io.Writer, getenv func(string) string) error {
 	o, rest, err := parseFlags(args, getenv)
+	if h, ok := errors.AsType[helpRequested](err); ok {
+		_, err := io.WriteString(out, string(h))
+		return err
+	}
 	if err != nil {
 		return err
 	}

@@ -178,3 +178,16 @@ func TestOCTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestHelp: -h prints the usage and every flag, and is no error.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, &out, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"show evpn mac [EVI]", "local API only: no OpenConfig path", "-gnmi HOST:PORT", "-plaintext", "-api HOST:PORT"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("evpnctl -h lacks %q:\n%s", w, out.String())
+		}
+	}
+}

@@ -73,6 +73,9 @@ type nextHop struct {
 	Label        uint32  `json:"label,omitempty"`
 	ESI          string  `json:"esi,omitempty"`
 	Resolved     bool    `json:"resolved"`
+	// Missing names a next hop or group the producer points to but the
+	// L2RIB's tables did not hold ("next-hop 5"; it changed meanwhile).
+	Missing string `json:"missing,omitempty"`
 }
 
 // port is Interface[.Subinterface].
@@ -93,6 +96,8 @@ func (h nextHop) String() string {
 		if h.Label != 0 {
 			s += " label " + strconv.FormatUint(uint64(h.Label), 10)
 		}
+	case h.Missing != "":
+		return h.Missing + " (not served)"
 	default:
 		s = "?"
 	}
@@ -305,10 +310,6 @@ func (r *gnmiReader) macRows(ctx context.Context, evi uint32) ([]macRow, error) 
 	return rows, nil
 }
 
-// producerRank orders an L2RIB entry's producers: a local or static MAC
-// wins over one learned from BGP.
-var producerRank = map[ident]int{"STATIC": 0, "LOCAL": 1, "BGP": 2}
-
 // rows joins the FIB and the L2RIB of one network instance.
 func (v *macVRF) rows(ni string) []macRow {
 	var defaultEVI uint32
@@ -371,15 +372,18 @@ func (v *macVRF) fillFromRIB(row *macRow, rib ocL2RIBEntry) {
 		indexes = append(indexes, uint64(*p.State.NextHop))
 	}
 	for _, id := range p.State.NextHopGroup {
-		for _, h := range v.groups[uint64(id)].NextHops.NextHop {
+		g, ok := v.groups[uint64(id)]
+		if !ok {
+			row.NextHops = append(row.NextHops, nextHop{Missing: fmt.Sprintf("next-hop-group %d", id)})
+		}
+		for _, h := range g.NextHops.NextHop {
 			indexes = append(indexes, uint64(h.Index))
 		}
 	}
 	for _, i := range indexes {
 		h, ok := v.hops[i]
 		if !ok {
-			// A next hop the producer names but the table lacks.
-			row.NextHops = append(row.NextHops, nextHop{Peer: fmt.Sprintf("next-hop %d (missing)", i)})
+			row.NextHops = append(row.NextHops, nextHop{Missing: fmt.Sprintf("next-hop %d", i)})
 			continue
 		}
 		s := h.State
@@ -388,11 +392,18 @@ func (v *macVRF) fillFromRIB(row *macRow, rib ocL2RIBEntry) {
 	}
 }
 
+// rankOf orders an L2RIB entry's producers: a static or local MAC wins
+// over one learned from BGP.
 func rankOf(p ident) int {
-	if r, ok := producerRank[p]; ok {
-		return r
+	switch p {
+	case "STATIC":
+		return 0
+	case "LOCAL":
+		return 1
+	case "BGP":
+		return 2
 	}
-	return len(producerRank)
+	return 3
 }
 
 func u32p(u *ocUint) *uint32 {
