@@ -305,12 +305,24 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		c.Restarting = true
 		bgpCfg.GracefulRestart = &c
 	}
+	// The sessions start once the PE has originated its startup routes
+	// (inclusive multicast, Ethernet segment and A-D routes): a restarting
+	// speaker dials at once and sends End-of-RIB right after the
+	// neighbor's, and a helper then deletes every route of ours that the
+	// UPDATEs before it did not refresh.
+	neighbors := bgpCfg.Neighbors
+	bgpCfg.Neighbors = nil
 	if d.speaker, err = bgp.New(bgpCfg, bgp.WithLogger(d.log.With("component", "bgp"))); err != nil {
 		return fmt.Errorf("p4evpn: bgp: %w", err)
 	}
 	if d.cfg.Mode == config.ModePE {
 		if err := d.startPE(ctx, runCtx); err != nil {
 			return err
+		}
+	}
+	for _, n := range neighbors {
+		if err := d.speaker.AddNeighbor(ctx, n); err != nil {
+			return fmt.Errorf("p4evpn: bgp: %w", err)
 		}
 	}
 	d.device = newDevice(d)

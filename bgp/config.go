@@ -34,6 +34,16 @@ type Config struct {
 	ClusterID netip.Addr
 	// Import selects which received paths become events.
 	Import ImportPolicy
+	// IdleHoldTime is how long a session stays Idle after it ends, before
+	// the speaker dials the neighbor again or accepts its connection (RFC
+	// 4271's IdleHoldTimer; connections that arrive meanwhile are
+	// refused). Zero means no wait; GoBGP's own default is 5 s, which
+	// makes a restarted neighbor that reconnects at once find its
+	// connection refused and retry only after its own idle hold and
+	// connect-retry jitter (p4evpn measured 8 s for a controller restart).
+	// The retry jitter of an active session (1-2 s, then ConnectRetry)
+	// still bounds how often a failing neighbor is dialed.
+	IdleHoldTime time.Duration
 }
 
 // ImportPolicy filters received best paths before they become events:
@@ -86,7 +96,9 @@ type GracefulRestart struct {
 	// capability for this speaker.
 	HelperOnly bool
 	// Restarting sets the R bit: this process is a restart of a speaker
-	// whose forwarding state survived (evpnd after a restart).
+	// whose forwarding state survived (evpnd after a restart). A
+	// restarting speaker dials each neighbor at once, without the 1-2 s
+	// jitter of GoBGP's first attempt, since the neighbor waits for it.
 	Restarting bool
 	// DeferralTime bounds how long a restarting speaker waits for
 	// End-of-RIB; 0 means GoBGP's default (360 s).
@@ -134,6 +146,9 @@ func (c *Config) validate() error {
 	}
 	if c.ClusterID.IsValid() && !c.ClusterID.Is4() {
 		errs = append(errs, fmt.Errorf("cluster id %s: want an IPv4 address", c.ClusterID))
+	}
+	if c.IdleHoldTime < 0 {
+		errs = append(errs, fmt.Errorf("idle hold time %v: must not be negative", c.IdleHoldTime))
 	}
 	if gr := c.GracefulRestart; gr != nil && (gr.RestartTime <= 0 || gr.RestartTime > 4095*time.Second) {
 		errs = append(errs, fmt.Errorf("graceful restart time %v: want 1s..4095s", gr.RestartTime))

@@ -203,7 +203,7 @@ func New(cfg Config, opts ...Option) (*Speaker, error) {
 		s.nextHop = cfg.RouterID
 	}
 	s.glog = newSlogAdapter(s.log, s.onPeerDownLog)
-	s.srv = server.NewBgpServer(server.LoggerOption(s.glog))
+	s.srv = server.NewBgpServer(server.LoggerOption(s.glog), server.IdleHoldTimeOption(cfg.IdleHoldTime))
 	// GoBGP's Serve loop has no exit: after Close it stays parked on its
 	// channels (a GoBGP v3 limitation), holding no sockets.
 	go s.srv.Serve()

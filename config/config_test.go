@@ -105,6 +105,7 @@ func TestParseErrorsNameFieldAndValue(t *testing.T) {
 		{desc: "static MAC on a foreign AC", old: `ac: 1}`, new: `ac: 7}`, wantErr: []string{"static-macs[0].ac", "7"}},
 		{desc: "EVI named like the BGP instance", old: "name: blue ", new: "name: DEFAULT ", wantErr: []string{"evis[0].name", "DEFAULT"}},
 		{desc: "N bit without graceful restart", old: "graceful-restart: 120s ", new: "graceful-restart: 0s ", wantErr: []string{"bgp.graceful-restart-notification", "true", "needs bgp.graceful-restart"}},
+		{desc: "negative idle hold time", old: "idle-hold-time: 0s ", new: "idle-hold-time: -1s ", wantErr: []string{"bgp.idle-hold-time", "-1s"}},
 		{desc: "negative restart settle", old: "restart-settle: 1s ", new: "restart-settle: -1s ", wantErr: []string{"timers.restart-settle", "-1s"}},
 		{desc: "gNMI TLS without cert", old: "plaintext: true", new: "plaintext: false", wantErr: []string{"gnmi.cert"}},
 		{desc: "a route reflector with a switch", old: "mode: pe ", new: "mode: route-reflector ", wantErr: []string{"route reflector has no switch"}},
@@ -165,6 +166,40 @@ func TestGracefulRestartNotification(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got.GracefulRestart); diff != "" {
 				t.Errorf("GracefulRestart (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestIdleHoldTime: bgp.idle-hold-time reaches the speaker's config;
+// unset is no hold.
+func TestIdleHoldTime(t *testing.T) {
+	for _, tc := range []struct {
+		desc string
+		line string
+		want time.Duration
+	}{
+		{desc: "example", line: "idle-hold-time: 0s ", want: 0},
+		{desc: "unset", line: "", want: 0},
+		{desc: "two seconds", line: "idle-hold-time: 2s ", want: 2 * time.Second},
+		{desc: "fraction", line: "idle-hold-time: 250ms ", want: 250 * time.Millisecond},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			s := string(loadExample(t))
+			const example = "idle-hold-time: 0s "
+			if !strings.Contains(s, example) {
+				t.Fatalf("example has no %q", example)
+			}
+			c, err := Parse([]byte(strings.Replace(s, example, tc.line, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.BGPConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.IdleHoldTime != tc.want {
+				t.Errorf("IdleHoldTime = %v, want %v", got.IdleHoldTime, tc.want)
 			}
 		})
 	}

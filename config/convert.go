@@ -64,7 +64,7 @@ func (c *Config) SlogLevel() slog.Level {
 // targets of its EVIs and the ES-import targets of its segments; a route
 // reflector accepts everything.
 func (c *Config) BGPConfig() (bgp.Config, error) {
-	out := bgp.Config{RouterID: c.RouterIDAddr(), ASN: c.ASN}
+	out := bgp.Config{RouterID: c.RouterIDAddr(), ASN: c.ASN, IdleHoldTime: c.BGP.IdleHoldTime}
 	if c.BGP.Listen != "" {
 		ap := netip.MustParseAddrPort(c.BGP.Listen)
 		out.ListenAddress, out.ListenPort = ap.Addr(), ap.Port()

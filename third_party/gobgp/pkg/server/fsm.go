@@ -196,6 +196,13 @@ type fsm struct {
 	marshallingOptions   *bgp.MarshallingOption
 	notification         chan *bgp.BGPMessage
 	logger               log.Logger
+
+	// nextIdleHold is what idleHoldTime becomes once the first Idle
+	// state has passed: how long every later Idle state lasts (the
+	// server's IdleHoldTimeOption, holdtimeIdle by default).
+	nextIdleHold float64
+	// dialed is set once connectLoop has started its first attempt.
+	dialed bool
 }
 
 func (fsm *fsm) bgpMessageStateUpdate(MessageType uint8, isIn bool) {
@@ -278,6 +285,7 @@ func newFSM(gConf *oc.Global, pConf *oc.Neighbor, logger log.Logger) *fsm {
 		incomingCh:           channels.NewInfiniteChannel(),
 		connCh:               make(chan net.Conn, 1),
 		opensentHoldTime:     float64(holdtimeOpensent),
+		nextIdleHold:         float64(holdtimeIdle),
 		adminState:           adminState,
 		adminStateCh:         make(chan adminStateOperation, 1),
 		rfMap:                make(map[bgp.RouteFamily]bgp.BGPAddPathMode),
@@ -415,11 +423,17 @@ func newFSMHandler(fsm *fsm, outgoing *channels.InfiniteChannel) *fsmHandler {
 	return h
 }
 
+// secondsDuration converts a timer configured in (possibly fractional)
+// seconds.
+func secondsDuration(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second))
+}
+
 func (h *fsmHandler) idle(ctx context.Context) (bgp.FSMState, *fsmStateReason) {
 	fsm := h.fsm
 
 	fsm.lock.RLock()
-	idleHoldTimer := time.NewTimer(time.Second * time.Duration(fsm.idleHoldTime))
+	idleHoldTimer := time.NewTimer(secondsDuration(fsm.idleHoldTime))
 	fsm.lock.RUnlock()
 
 	for {
@@ -466,7 +480,7 @@ func (h *fsmHandler) idle(ctx context.Context) (bgp.FSMState, *fsmStateReason) {
 						"Topic":    "Peer",
 						"Key":      fsm.pConf.State.NeighborAddress,
 						"Duration": fsm.idleHoldTime})
-				fsm.idleHoldTime = holdtimeIdle
+				fsm.idleHoldTime = fsm.nextIdleHold
 				fsm.lock.Unlock()
 				return bgp.BGP_FSM_ACTIVE, newfsmStateReason(fsmIdleTimerExpired, nil, nil)
 			} else {
@@ -487,7 +501,7 @@ func (h *fsmHandler) idle(ctx context.Context) (bgp.FSMState, *fsmStateReason) {
 				case adminStateUp:
 					// restart idle hold timer
 					fsm.lock.RLock()
-					idleHoldTimer.Reset(time.Second * time.Duration(fsm.idleHoldTime))
+					idleHoldTimer.Reset(secondsDuration(fsm.idleHoldTime))
 					fsm.lock.RUnlock()
 				}
 			}
@@ -529,10 +543,24 @@ func (h *fsmHandler) connectLoop(ctx context.Context, wg *sync.WaitGroup) {
 		return tick, addr, port, password, ttl, ttlMin, fsm.pConf.Transport.Config.TcpMss, fsm.pConf.Transport.Config.LocalAddress, int(fsm.pConf.Transport.Config.LocalPort), fsm.pConf.Transport.Config.BindInterface
 	}()
 
+	// A restarting speaker (RFC 4724) dials its neighbor at once the first
+	// time: the helper keeps its routes and waits for it, so the jittered
+	// wait below only delays the reconnection. Later attempts (and every
+	// attempt of a speaker that is not restarting) keep the jitter, which
+	// avoids connection collisions and bounds the rate of attempts.
+	fsm.lock.Lock()
+	dialNow := !fsm.dialed && fsm.pConf.GracefulRestart.State.LocalRestarting
+	fsm.dialed = true
+	fsm.lock.Unlock()
+
 	tick := minConnectRetryInterval
 	for {
 		r := rand.New(rand.NewSource(time.Now().UnixNano()))
-		timer := time.NewTimer(time.Duration(r.Intn(tick*1000)+tick*1000) * time.Millisecond)
+		wait := time.Duration(r.Intn(tick*1000)+tick*1000) * time.Millisecond
+		if dialNow {
+			wait, dialNow = 0, false
+		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			fsm.logger.Debug("stop connect loop",

@@ -161,6 +161,7 @@ type options struct {
 	grpcOption  []grpc.ServerOption
 	logger      log.Logger
 	timingHook  FSMTimingHook
+	idleHold    *time.Duration
 }
 
 type ServerOption func(*options)
@@ -180,6 +181,17 @@ func GrpcOption(opt []grpc.ServerOption) ServerOption {
 func LoggerOption(logger log.Logger) ServerOption {
 	return func(o *options) {
 		o.logger = logger
+	}
+}
+
+// IdleHoldTimeOption sets how long a neighbor's session stays Idle after
+// it ends (RFC 4271's IdleHoldTimer), refusing the neighbor's connections
+// and not dialing it, before it moves on to Active: 5 s by default. An
+// administrative reset (ResetPeer) still waits the neighbor's
+// IdleHoldTimeAfterReset instead.
+func IdleHoldTimeOption(d time.Duration) ServerOption {
+	return func(o *options) {
+		o.idleHold = &d
 	}
 }
 
@@ -210,6 +222,8 @@ type BgpServer struct {
 	roaTable     *table.ROATable
 	uuidMap      map[string]uuid.UUID
 	logger       log.Logger
+	// idleHoldTime is IdleHoldTimeOption's value in seconds.
+	idleHoldTime float64
 	timingHook   FSMTimingHook
 }
 
@@ -237,6 +251,10 @@ func NewBgpServer(opt ...ServerOption) *BgpServer {
 		roaTable:     roaTable,
 		logger:       logger,
 		timingHook:   opts.timingHook,
+		idleHoldTime: float64(holdtimeIdle),
+	}
+	if opts.idleHold != nil {
+		s.idleHoldTime = opts.idleHold.Seconds()
 	}
 	s.bmpManager = newBmpClientManager(s)
 	s.mrtManager = newMrtManager(s)
@@ -401,6 +419,7 @@ func (s *BgpServer) passConnToPeer(conn *net.TCPConn) {
 			conn.Close()
 			return
 		}
+		peer.fsm.nextIdleHold = s.idleHoldTime
 		s.addIncoming(peer.fsm.incomingCh)
 		peer.fsm.lock.RLock()
 		policy := peer.fsm.pConf.ApplyPolicy
@@ -3290,6 +3309,7 @@ func (s *BgpServer) addNeighbor(c *oc.Neighbor) error {
 		rib = s.rsRib
 	}
 	peer := newPeer(&s.bgpConfig.Global, c, rib, s.policy, s.logger)
+	peer.fsm.nextIdleHold = s.idleHoldTime
 	s.addIncoming(peer.fsm.incomingCh)
 	s.policy.SetPeerPolicy(peer.ID(), c.ApplyPolicy)
 	s.neighborMap[addr] = peer
