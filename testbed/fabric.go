@@ -7,12 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/vishvananda/netns"
 
 	p4evpn "github.com/p4evpn/p4evpn"
 	"github.com/p4evpn/p4evpn/bgp"
@@ -34,18 +32,11 @@ type Fabric struct {
 	pes  []*PENode
 	// hosts by name; fixed after Start.
 	hosts map[string]*FabricHost
-	// netns mode: what was created, the switch namespace, the hosts and the
-	// switch-end interface of each cabled (PE, port).
+	// netns mode (nil in-process): what was created (for Down), the
+	// hosts, and the namespaces, patch panel and cables.
 	netns   *netnsState
-	swNS    netns.NsHandle
 	nsHosts map[string]*NetnsHost
-	swEnds  map[LinkSpec]string
-	// tagInCable holds the VLAN to add in the cable for links whose host
-	// could not make a VLAN interface; degraded says what netns mode could
-	// not build as the topology asks.
-	tagInCable map[LinkSpec]uint16
-	degraded   []string
-	cableBonds []*cableBond
+	nsf     *netnsFabric
 
 	// runCtx lives until Close (cancel): relays started after Start use it.
 	runCtx context.Context
@@ -63,6 +54,9 @@ type PENode struct {
 	engine *softswitch.Switch
 	target *p4evpn.EmbeddedTarget
 	access map[uint32]*accessPort
+	// bmv2 is the PE's simple_switch_grpc in netns mode with the BMv2
+	// target (engine and target are nil then).
+	bmv2 *bmv2Process
 
 	// mu guards daemon, registry and stopped.
 	mu       sync.Mutex
@@ -103,27 +97,30 @@ type routeReflector struct {
 // part runs; WaitConverged waits for BGP. On error, what started is
 // stopped again.
 func StartFabric(ctx context.Context, topo *Topology, log *slog.Logger) (*Fabric, error) {
-	return startFabric(ctx, topo, log, false)
+	return startFabric(ctx, topo, log, nil)
 }
 
-// StartNetnsFabric starts topo with Linux hosts: each host is a network
-// namespace (tb-FABRIC-HOST) with veths to its PEs, a bond when it has two
-// links; the switch ends sit in namespace tb-FABRIC-switch where the PEs'
-// softswitches open them with AF_PACKET. It needs root. Close deletes every
-// namespace, also after a failed start; a state file under StateDir lets
-// Down clean up after a crash.
-func StartNetnsFabric(ctx context.Context, topo *Topology, log *slog.Logger) (*Fabric, error) {
+// StartNetnsFabric starts topo with every port a Linux interface: each PE
+// is a network namespace (tb-FABRIC-PE) holding a veth end per port (pN)
+// and its target (the softswitch on AF_PACKET, or simple_switch_grpc); the
+// LSR reads the PEs' core links in tb-FABRIC-core; each host is a namespace
+// (tb-FABRIC-HOST) whose link runs through a cable relay in the patch panel
+// tb-FABRIC-cables, or straight into its PEs when the kernel bonds for it.
+// It needs root. Close deletes every namespace, also after a failed start;
+// a state file under StateDir lets Down clean up after a crash.
+func StartNetnsFabric(ctx context.Context, topo *Topology, log *slog.Logger, opts NetnsOptions) (*Fabric, error) {
 	if err := NetnsAvailable(); err != nil {
 		return nil, err
 	}
-	return startFabric(ctx, topo, log, true)
+	return startFabric(ctx, topo, log, &opts)
 }
 
-func startFabric(ctx context.Context, topo *Topology, log *slog.Logger, netnsMode bool) (_ *Fabric, err error) {
+// startFabric starts topo in-process, or in netns mode when nsOpts is set.
+func startFabric(ctx context.Context, topo *Topology, log *slog.Logger, nsOpts *NetnsOptions) (_ *Fabric, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	f := &Fabric{topo: topo, log: log, hosts: map[string]*FabricHost{}, swNS: netns.None()}
+	f := &Fabric{topo: topo, log: log, hosts: map[string]*FabricHost{}}
 	f.lsr = NewLSR(mustMAC(topo.Core.MAC), log)
 	runCtx, cancel := context.WithCancel(context.Background())
 	f.runCtx, f.cancel = runCtx, cancel
@@ -132,8 +129,8 @@ func startFabric(ctx context.Context, topo *Topology, log *slog.Logger, netnsMod
 			f.Close()
 		}
 	}()
-	if netnsMode {
-		if err := f.setupNetns(); err != nil {
+	if nsOpts != nil {
+		if err := f.setupNetns(*nsOpts); err != nil {
 			return nil, err
 		}
 	}
@@ -143,16 +140,16 @@ func startFabric(ctx context.Context, topo *Topology, log *slog.Logger, netnsMod
 			return nil, err
 		}
 		f.pes = append(f.pes, pe)
-		if netnsMode {
-			continue // no Go hosts: unused ports stay unread
+		if f.nsf != nil {
+			continue
 		}
 		for _, ap := range pe.access {
 			f.wg.Add(1)
 			go f.readAccess(runCtx, ap)
 		}
 	}
-	for _, b := range f.cableBonds {
-		if err := f.startCableBond(runCtx, b); err != nil {
+	if f.nsf != nil {
+		if err := f.startCabling(); err != nil {
 			return nil, err
 		}
 	}
@@ -183,7 +180,7 @@ func startFabric(ctx context.Context, topo *Topology, log *slog.Logger, netnsMod
 			rr.daemon = d
 		}
 	}
-	if netnsMode {
+	if f.nsf != nil {
 		return f, nil
 	}
 	for _, hs := range topo.Hosts {
@@ -194,52 +191,13 @@ func startFabric(ctx context.Context, topo *Topology, log *slog.Logger, netnsMod
 	return f, nil
 }
 
-// setupNetns creates the switch namespace and every host's namespace and
-// links.
-func (f *Fabric) setupNetns() error {
-	f.netns = &netnsState{Fabric: f.topo.Name, Hosts: map[string]string{}}
-	f.nsHosts = map[string]*NetnsHost{}
-	f.swEnds = map[LinkSpec]string{}
-	if _, err := os.Stat(statePath(f.topo.Name)); err == nil {
-		return fmt.Errorf("fabric %s: %s exists: a netns fabric of that name runs or crashed (testbed down %s)", f.topo.Name, statePath(f.topo.Name), f.topo.Name)
-	}
-	sw, err := f.netns.newNamespace(nsName(f.topo.Name, "switch"))
-	if err != nil {
-		return err
-	}
-	f.swNS = sw
-	if err := f.netns.save(); err != nil {
-		return err
-	}
-	if err := f.netns.probeKernel(sw); err != nil {
-		return err
-	}
-	f.tagInCable = map[LinkSpec]uint16{}
-	for _, hs := range f.topo.Hosts {
-		h, ends, err := f.setupNetnsHost(hs)
-		if err != nil {
-			return err
-		}
-		f.nsHosts[hs.Name] = h
-		for i, end := range ends {
-			l := hs.Links[i]
-			f.swEnds[l] = end
-			if hs.VLAN != 0 && !f.netns.kernelVLAN {
-				f.tagInCable[l] = hs.VLAN
-			}
-		}
-	}
-	return nil
-}
-
 // Degraded lists what netns mode could not build as the topology asks
-// (a kernel without bonding or 8021q), empty in-process.
+// (a kernel without bonding or 8021q: the cables do it), empty in-process.
 func (f *Fabric) Degraded() []string {
-	out := append([]string(nil), f.degraded...)
-	if f.netns != nil && !f.netns.kernelVLAN {
-		out = append(out, "no 8021q in this kernel: hosts send untagged, the testbed tags their frames in the cable")
+	if f.nsf == nil {
+		return nil
 	}
-	return out
+	return append([]string(nil), f.nsf.degraded...)
 }
 
 // NetnsHost returns host name of a netns fabric, nil if none.
@@ -262,56 +220,72 @@ func (f *Fabric) startPE(ctx context.Context, i int) (*PENode, error) {
 		return nil, fmt.Errorf("pes[%d] %s: target.address and target.interfaces do not apply in-process: the testbed builds the softswitch", i, cfg.Name)
 	}
 	pe := &PENode{Name: f.topo.PEs[i].Name, Index: i, config: cfg, log: f.log.With("pe", f.topo.PEs[i].Name), access: map[uint32]*accessPort{}}
-	pe.engine = softswitch.New(softswitch.Config{CPUPort: cfg.Target.CPUPort, Logger: pe.log.With("component", "softswitch")})
-	fail := func(err error) (*PENode, error) {
-		pe.engine.Close()
+	if f.nsf != nil {
+		if err := f.startNetnsTarget(ctx, pe); err != nil {
+			return nil, fmt.Errorf("pe %s: %w", pe.Name, err)
+		}
+	} else if err := f.startMemTarget(pe); err != nil {
 		return nil, fmt.Errorf("pe %s: %w", pe.Name, err)
 	}
+	if err := pe.startDaemon(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("pe %s: %w", pe.Name, err), pe.closeTarget())
+	}
+	return pe, nil
+}
+
+// startMemTarget builds pe's softswitch on in-memory links: the core port
+// to the LSR, the access ports to Go hosts.
+func (f *Fabric) startMemTarget(pe *PENode) error {
+	cfg := pe.config
+	pe.engine = softswitch.New(softswitch.Config{CPUPort: cfg.Target.CPUPort, Logger: pe.log.With("component", "softswitch")})
 	for _, p := range cfg.Ports {
 		a, b := softswitch.NewLink(1024)
-		if end, ok := f.swEnds[LinkSpec{PE: f.topo.PEs[i].Name, Port: p.ID}]; ok && p.Kind == "access" {
-			// A Linux host is cabled here: the engine reads the veth.
-			a.Close()
-			b.Close()
-			port, err := openInNamespace(f.swNS, end)
-			if err != nil {
-				return fail(fmt.Errorf("port %d on %s: %w", p.ID, end, err))
-			}
-			if vlan, ok := f.tagInCable[LinkSpec{PE: f.topo.PEs[i].Name, Port: p.ID}]; ok {
-				port = taggingPort{Port: port, vlan: vlan}
-			}
-			if err := pe.engine.AddPort(p.ID, port, ""); err != nil {
-				port.Close()
-				return fail(err)
-			}
-			continue
-		}
 		if err := pe.engine.AddPort(p.ID, a, ""); err != nil {
-			return fail(err)
+			return errors.Join(err, pe.engine.Close())
 		}
 		if p.Kind == "core" {
-			if err := f.lsr.AddPort(uint32(i+1), b, f.topo.TransportLabel(i), mustMAC(cfg.Core.SourceMAC)); err != nil {
-				return fail(err)
+			if err := f.lsr.AddPort(uint32(pe.Index+1), b, f.topo.TransportLabel(pe.Index), mustMAC(cfg.Core.SourceMAC)); err != nil {
+				return errors.Join(err, pe.engine.Close())
 			}
 			continue
 		}
 		pe.access[p.ID] = &accessPort{pe: pe, num: p.ID, name: fmt.Sprintf("%s:%d", pe.Name, p.ID), end: b}
 	}
+	var err error
 	if pe.target, err = p4evpn.NewEmbeddedTarget(pe.engine, "127.0.0.1:0", cfg.Target.DeviceID, pe.log); err != nil {
-		return fail(err)
+		return errors.Join(err, pe.engine.Close())
 	}
-	if err := pe.startDaemon(ctx); err != nil {
-		pe.target.Close()
-		return fail(err)
+	return nil
+}
+
+// closeTarget stops pe's target: the embedded P4Runtime server and its
+// softswitch, or BMv2.
+func (pe *PENode) closeTarget() error {
+	var errs []error
+	if pe.target != nil {
+		errs = append(errs, pe.target.Close())
 	}
-	return pe, nil
+	if pe.engine != nil {
+		errs = append(errs, pe.engine.Close())
+	}
+	if pe.bmv2 != nil {
+		errs = append(errs, pe.bmv2.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // startDaemon starts an evpnd on the PE's target with a fresh registry.
 func (pe *PENode) startDaemon(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	cfg := *pe.config
-	d, err := p4evpn.New(&cfg, p4evpn.WithEmbeddedTarget(pe.target), p4evpn.WithLogger(pe.log), p4evpn.WithRegistry(reg))
+	opts := []p4evpn.Option{p4evpn.WithLogger(pe.log), p4evpn.WithRegistry(reg)}
+	if pe.bmv2 != nil {
+		// A remote target: the daemon pushes the pipeline itself.
+		cfg.Target.Address = pe.bmv2.Address()
+	} else {
+		opts = append(opts, p4evpn.WithEmbeddedTarget(pe.target))
+	}
+	d, err := p4evpn.New(&cfg, opts...)
 	if err != nil {
 		return err
 	}
@@ -344,7 +318,7 @@ func (pe *PENode) RouterID() netip.Addr { return pe.config.RouterIDAddr() }
 // Config is the PE's evpnd config as the testbed completed it.
 func (pe *PENode) Config() *config.Config { return pe.config }
 
-// Softswitch is the PE's engine.
+// Softswitch is the PE's engine; nil when the PE runs on BMv2.
 func (pe *PENode) Softswitch() *softswitch.Switch { return pe.engine }
 
 // EVPN is the running evpnd's PE logic; nil while stopped.
@@ -541,18 +515,20 @@ func (f *Fabric) RestartController(ctx context.Context, pe string, down time.Dur
 	return nil
 }
 
-// StopPE fails PE pe: its evpnd, its P4Runtime target and its softswitch
+// StopPE fails PE pe: its evpnd, its P4Runtime target and its switch
 // stop, its core cable is pulled and its access links go down (a bond
-// leaves them).
+// leaves them; in netns mode the PE's interfaces lose carrier).
 func (f *Fabric) StopPE(pe string) error {
 	p := f.PE(pe)
 	if p == nil {
 		return fmt.Errorf("stop: no PE %q", pe)
 	}
-	return p.stop(f.lsr)
+	return f.stopPE(p, true)
 }
 
-func (pe *PENode) stop(lsr *LSR) error {
+// stopPE stops pe once; failure (StopPE, not Close) also takes its links
+// down and pulls its core cable first, as a dying PE does.
+func (f *Fabric) stopPE(pe *PENode, failure bool) error {
 	pe.mu.Lock()
 	if pe.stopped {
 		pe.mu.Unlock()
@@ -568,8 +544,11 @@ func (pe *PENode) stop(lsr *LSR) error {
 		ap.mu.Unlock()
 	}
 	var errs []error
-	if lsr != nil {
-		if err := lsr.DetachPort(uint32(pe.Index + 1)); err != nil {
+	if failure {
+		if f.nsf != nil {
+			errs = append(errs, f.netnsLinksDown(pe))
+		}
+		if err := f.lsr.DetachPort(uint32(pe.Index + 1)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -584,14 +563,15 @@ func (pe *PENode) stop(lsr *LSR) error {
 		}
 		errs = append(errs, d.Close())
 	}
-	errs = append(errs, pe.target.Close(), pe.engine.Close())
+	errs = append(errs, pe.closeTarget())
 	for _, ap := range pe.access {
 		errs = append(errs, ap.end.Close())
 	}
 	return errors.Join(errs...)
 }
 
-// Close stops everything: hosts, PEs, route reflectors, the core.
+// Close stops everything: hosts, PEs, route reflectors, the core, and in
+// netns mode the cables and every namespace.
 func (f *Fabric) Close() error {
 	var errs []error
 	if f.cancel != nil {
@@ -601,12 +581,10 @@ func (f *Fabric) Close() error {
 		h.Close()
 	}
 	for _, pe := range f.pes {
-		errs = append(errs, pe.stop(nil))
+		errs = append(errs, f.stopPE(pe, false))
 	}
-	for _, b := range f.cableBonds {
-		if b.port != nil {
-			errs = append(errs, b.port.Close())
-		}
+	if f.nsf != nil {
+		errs = append(errs, f.nsf.closeCabling())
 	}
 	f.wg.Wait()
 	for _, rr := range f.rrs {
@@ -619,7 +597,9 @@ func (f *Fabric) Close() error {
 	}
 	errs = append(errs, f.lsr.Close())
 	if f.netns != nil {
-		f.swNS.Close()
+		if f.nsf != nil {
+			f.nsf.closeHandles()
+		}
 		errs = append(errs, f.netns.remove())
 	}
 	return errors.Join(errs...)

@@ -3,15 +3,19 @@
 // Command testbed runs EVPN fabrics of evpnd PEs, route reflectors and
 // hosts from a topology file (see testbed/README.md).
 //
-//	testbed demo [--rr evpnd|frr] [-v]   the example fabric and every scenario, with a report
-//	testbed up [--netns] [-v] FILE       start a fabric; runs until SIGTERM/SIGINT
+//	testbed demo [--rr evpnd|frr] [--netns [--target softswitch|bmv2]] [-v]
+//	                                     the example fabric and every scenario, with a report
+//	testbed up [--netns [--target softswitch|bmv2]] [-v] FILE
+//	                                     start a fabric; runs until SIGTERM/SIGINT
 //	testbed down [FABRIC]                remove a netns fabric's namespaces (all when omitted)
 //	testbed exec HOST -- CMD [ARGS]      run a command in a netns host
 //	testbed show FILE                    print the evpnd configs the testbed derives from FILE
 //
 // The demo needs nothing but Go: it runs in-process (softswitch engines on
 // in-memory links, Go hosts), so it works without root on a fresh machine.
-// --netns (root) makes every host a Linux network namespace.
+// --netns (root) makes every host a Linux network namespace and every PE
+// port a veth in the PE's namespace; --target bmv2 runs BMv2's
+// simple_switch_grpc (on PATH) per PE instead of the softswitch.
 package main
 
 import (
@@ -39,8 +43,11 @@ func main() {
 }
 
 const usage = `usage:
-  testbed demo [--rr evpnd|frr] [-v]   run the example fabric and its scenarios, print a report
-  testbed up [--netns] [-v] FILE       start the fabric of FILE until SIGTERM/SIGINT (--netns: Linux hosts, root)
+  testbed demo [--rr evpnd|frr] [--netns [--target softswitch|bmv2]] [-v]
+                                       run the example fabric and its scenarios, print a report
+                                       (--netns: Linux hosts and veth ports, root)
+  testbed up [--netns [--target softswitch|bmv2]] [-v] FILE
+                                       start the fabric of FILE until SIGTERM/SIGINT (--netns: as for demo)
   testbed down [FABRIC]                remove a netns fabric's namespaces (every one when omitted)
   testbed exec HOST -- CMD [ARGS...]   run CMD in netns host HOST
   testbed show FILE                    print the evpnd configs derived from FILE`
@@ -92,8 +99,16 @@ func demo(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	rr := fs.String("rr", testbed.KindEvpnd, "route reflector: evpnd (in-process) or frr (FRR's bgpd; needs root)")
 	verbose := fs.Bool("v", false, "log the daemons to stderr")
+	netnsMode, target := netnsFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	opts, err := netnsOptions(*netnsMode, *target)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("demo: unexpected arguments %q", fs.Args())
 	}
 	topo, err := testbed.DemoTopology(40, *rr)
 	if err != nil {
@@ -103,7 +118,15 @@ func demo(args []string, out io.Writer) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	rep, err := testbed.RunDemo(ctx, topo, logger(*verbose), out)
+	var rep *testbed.Report
+	if opts != nil {
+		if *rr == testbed.KindFRR {
+			return errors.New("demo: --netns runs the evpnd route reflector; --rr frr is in-process only")
+		}
+		rep, err = testbed.RunNetnsDemo(ctx, topo, logger(*verbose), *opts, out)
+	} else {
+		rep, err = testbed.RunDemo(ctx, topo, logger(*verbose), out)
+	}
 	if err != nil {
 		return err
 	}
@@ -116,8 +139,12 @@ func demo(args []string, out io.Writer) error {
 func up(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	verbose := fs.Bool("v", false, "log the daemons to stderr")
-	netnsMode := fs.Bool("netns", false, "Linux hosts in network namespaces (root)")
+	netnsMode, target := netnsFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts, err := netnsOptions(*netnsMode, *target)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -131,8 +158,11 @@ func up(args []string, out io.Writer) error {
 	defer stop()
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	start, mode := testbed.StartFabric, "in-process"
-	if *netnsMode {
-		start, mode = testbed.StartNetnsFabric, "network namespaces"
+	if opts != nil {
+		mode = "network namespaces, " + opts.Target + " per PE"
+		start = func(ctx context.Context, topo *testbed.Topology, log *slog.Logger) (*testbed.Fabric, error) {
+			return testbed.StartNetnsFabric(ctx, topo, log, *opts)
+		}
 	}
 	f, err := start(startCtx, topo, logger(*verbose))
 	if err != nil {
@@ -152,6 +182,29 @@ func up(args []string, out io.Writer) error {
 	fmt.Fprintln(out, "running; SIGTERM or Ctrl-C stops it")
 	<-ctx.Done()
 	return f.Close()
+}
+
+// netnsFlags adds --netns and --target to fs.
+func netnsFlags(fs *flag.FlagSet) (netnsMode *bool, target *string) {
+	netnsMode = fs.Bool("netns", false, "Linux hosts in network namespaces, every PE port a veth (root)")
+	target = fs.String("target", testbed.TargetSoftswitch, "with --netns, each PE's data plane: softswitch or bmv2 (simple_switch_grpc on PATH)")
+	return netnsMode, target
+}
+
+// netnsOptions checks the flags: nil options mean in-process.
+func netnsOptions(netnsMode bool, target string) (*testbed.NetnsOptions, error) {
+	switch target {
+	case testbed.TargetSoftswitch, testbed.TargetBMv2:
+	default:
+		return nil, fmt.Errorf("--target %q: want %s or %s", target, testbed.TargetSoftswitch, testbed.TargetBMv2)
+	}
+	if !netnsMode {
+		if target != testbed.TargetSoftswitch {
+			return nil, fmt.Errorf("--target %s needs --netns (in-process PEs run the softswitch)", target)
+		}
+		return nil, nil
+	}
+	return &testbed.NetnsOptions{Target: target}, nil
 }
 
 func show(args []string, out io.Writer) error {

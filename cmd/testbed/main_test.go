@@ -22,6 +22,9 @@ func TestRunRefuses(t *testing.T) {
 		{desc: "up with a missing file", args: []string{"up", "/nonexistent/topo.yaml"}, wantErr: "/nonexistent/topo.yaml"},
 		{desc: "exec without --", args: []string{"exec", "A", "ping"}, wantErr: "want HOST -- CMD"},
 		{desc: "demo with a bad reflector kind", args: []string{"demo", "--rr", "bird"}, wantErr: `"bird"`},
+		{desc: "demo with a bad target", args: []string{"demo", "--netns", "--target", "tofino"}, wantErr: `--target "tofino"`},
+		{desc: "up with bmv2 in-process", args: []string{"up", "--target", "bmv2", "x.yaml"}, wantErr: "--target bmv2 needs --netns"},
+		{desc: "demo with an argument", args: []string{"demo", "extra"}, wantErr: `unexpected arguments ["extra"]`},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			var out strings.Builder
