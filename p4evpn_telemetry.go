@@ -18,7 +18,10 @@ import (
 type publishedEVI struct {
 	ni   string
 	vlan uint16
-	macs map[route.MAC]bool
+	// macs holds when each MAC entered the table (gNMI's age counts from
+	// it). evpn keeps no such time, so it is when this loop first saw the
+	// MAC in the table: its events arrive as the PE changes.
+	macs map[route.MAC]time.Time
 }
 
 // telemetry is the state of the loop that feeds gNMI; only runTelemetry
@@ -141,7 +144,7 @@ func (t *telemetry) publishEVI(n names, id uint32, only map[route.MAC]bool) {
 		return
 	}
 	if pub == nil {
-		pub = &publishedEVI{ni: e.name, vlan: e.cfg.VLAN, macs: map[route.MAC]bool{}}
+		pub = &publishedEVI{ni: e.name, vlan: e.cfg.VLAN, macs: map[route.MAC]time.Time{}}
 		t.evis[id] = pub
 	}
 	seen := make(map[route.MAC]bool, len(table))
@@ -151,11 +154,16 @@ func (t *telemetry) publishEVI(n names, id uint32, only map[route.MAC]bool) {
 			continue
 		}
 		fib, rib := gnmi.FromEVPNMAC(id, pub.vlan, m, n.acs)
+		since, ok := pub.macs[m.MAC]
+		if !ok {
+			since = time.Now() // the gNMI server's clock
+		}
+		fib.Since = since
 		t.st.SetMACEntry(pub.ni, fib)
 		if err := t.st.SetL2RIBEntry(pub.ni, rib); err != nil {
 			t.d.log.Warn("telemetry: l2rib entry", "evi", id, "mac", m.MAC, "err", err)
 		}
-		pub.macs[m.MAC] = true
+		pub.macs[m.MAC] = since
 	}
 	for mac := range pub.macs {
 		if seen[mac] || (only != nil && !only[mac]) {

@@ -23,6 +23,11 @@
 // strings). Subscribe sends scalar TypedValues per leaf whatever the
 // requested encoding, as gNMI collectors expect for streamed leaves.
 //
+// A MAC entry's age is published once, as of its notification's
+// timestamp, from the time the entry entered the table (MACEntry.Since):
+// subscribers are not flooded with a changing leaf per MAC, and Get adds
+// the whole seconds elapsed since, so a Get reads the age now.
+//
 // # Served beyond OpenConfig
 //
 // openconfig-ethernet-segments has no DF state, so the DF per VLAN is served

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/openconfig/gnmi/ctree"
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
@@ -57,7 +58,7 @@ func (s *Server) get(req *gpb.GetRequest) (*gpb.GetResponse, error) {
 		}
 		n := &gpb.Notification{Timestamp: s.timestamp()}
 		for _, g := range groupLeaves(r, leaves) {
-			val, err := encodeTree(s.schema, g.elems, g.leaves, ietf)
+			val, err := encodeTree(s.schema, g.elems, g.leaves, ietf, n.Timestamp)
 			if err != nil {
 				return nil, err
 			}
@@ -120,6 +121,8 @@ func hasListKeys(elems []*gpb.PathElem) bool {
 type cachedLeaf struct {
 	elems []*gpb.PathElem
 	val   *gpb.TypedValue
+	// ts is the leaf's notification timestamp (ns since the Unix epoch).
+	ts int64
 }
 
 // leavesUnder returns the cached leaves at or under elems (globs allowed)
@@ -138,7 +141,7 @@ func (s *Server) leavesUnder(elems []*gpb.PathElem, typ gpb.GetRequest_DataType)
 		if !wantDataType(s.schema, le, typ) {
 			return nil
 		}
-		out = append(out, cachedLeaf{elems: le, val: u.GetVal()})
+		out = append(out, cachedLeaf{elems: le, val: u.GetVal(), ts: n.GetTimestamp()})
 		return nil
 	})
 	return out
@@ -215,23 +218,37 @@ type jsonList struct {
 }
 
 // encodeTree renders leaves under base as the JSON (RFC 7951 when ietf)
-// value of the node at base.
-func encodeTree(root *schemaNode, base []*gpb.PathElem, leaves []cachedLeaf, ietf bool) ([]byte, error) {
+// value of the node at base, as of time now (ns since the Unix epoch).
+func encodeTree(root *schemaNode, base []*gpb.PathElem, leaves []cachedLeaf, ietf bool, now int64) ([]byte, error) {
 	node := schemaFor(root, base)
 	if node == nil {
 		return nil, fmt.Errorf("path %s is not in the schema: %w", formatPath(base), errNotFound)
 	}
 	if node.kind == kindLeaf || node.kind == kindLeafList {
-		return json.Marshal(encodeJSONScalar(node.typ, leaves[0].val, ietf))
+		return json.Marshal(encodeJSONScalar(node.typ, valueAt(node, leaves[0], now), ietf))
 	}
 	top := map[string]any{}
 	if node.kind == kindList {
 		addKeys(top, node, base[len(base)-1], ietf)
 	}
 	for _, l := range leaves {
-		insertLeaf(top, node, l.elems[len(base):], l.val, ietf)
+		insertLeaf(top, node, l.elems[len(base):], l, ietf, now)
 	}
 	return json.Marshal(finishTree(top))
+}
+
+// valueAt is leaf l's value at time now: a countsUp leaf (an age) has
+// grown by the whole seconds since its notification. The value published
+// held at that timestamp, so the result is at most a second low.
+func valueAt(node *schemaNode, l cachedLeaf, now int64) *gpb.TypedValue {
+	if !node.countsUp || now <= l.ts {
+		return l.val
+	}
+	u, ok := l.val.GetValue().(*gpb.TypedValue_UintVal)
+	if !ok {
+		return l.val
+	}
+	return uintVal(u.UintVal + uint64((now-l.ts)/int64(time.Second)))
 }
 
 func memberName(child, parent *schemaNode, ietf bool) string {
@@ -248,7 +265,7 @@ func addKeys(obj map[string]any, list *schemaNode, e *gpb.PathElem, ietf bool) {
 	}
 }
 
-func insertLeaf(obj map[string]any, node *schemaNode, rel []*gpb.PathElem, val *gpb.TypedValue, ietf bool) {
+func insertLeaf(obj map[string]any, node *schemaNode, rel []*gpb.PathElem, l cachedLeaf, ietf bool, now int64) {
 	for i, e := range rel {
 		child := node.children[e.GetName()]
 		if child == nil {
@@ -257,7 +274,7 @@ func insertLeaf(obj map[string]any, node *schemaNode, rel []*gpb.PathElem, val *
 		name := memberName(child, node, ietf)
 		switch {
 		case i == len(rel)-1:
-			obj[name] = encodeJSONScalar(child.typ, val, ietf)
+			obj[name] = encodeJSONScalar(child.typ, valueAt(child, l, now), ietf)
 			return
 		case child.kind == kindList:
 			l, _ := obj[name].(*jsonList)

@@ -107,11 +107,12 @@ func TestGetConfigMatchesWhatWasSet(t *testing.T) {
 }
 
 func TestGetStateAndAll(t *testing.T) {
-	srv, addr := startServer(t, Options{})
+	clk := newFakeClock()
+	srv, addr := startServer(t, Options{Now: clk.Now})
 	c := dial(t, addr, "viewer", "viewer-secret")
 	loadFixture(t, dial(t, addr, "admin", "admin-secret"))
 	srv.State().SetMACEntry("blue", MACEntry{MAC: route.MustMAC("00:00:5e:00:53:01"), VLAN: 100, EVI: 100,
-		Age: 42 * time.Second, Interface: "eth1", Subinterface: 100})
+		Since: clk.Now().Add(-42 * time.Second), Interface: "eth1", Subinterface: 100})
 	entry := "/network-instances/network-instance[name=blue]/fdb/mac-table/entries/entry[mac-address=00:00:5e:00:53:01][vlan=100]"
 	tests := []struct {
 		desc string
@@ -313,4 +314,58 @@ func TestCapabilities(t *testing.T) {
 			t.Errorf("model %s = %q, want %q", name, got[name], want)
 		}
 	}
+}
+
+// TestMACAgeCountsUp: a MAC entry's age is the time since it entered the
+// table. Subscribers get the age at the publication's timestamp; Get
+// answers the age at the time of the Get without the device republishing.
+func TestMACAgeCountsUp(t *testing.T) {
+	clk := newFakeClock()
+	srv, addr := startServer(t, Options{Now: clk.Now})
+	c := dial(t, addr, "viewer", "viewer-secret")
+	mac := "00:00:5e:00:53:01"
+	age := macEntryPath(mac, 100) + "/state/age"
+	srv.State().SetMACEntry("blue", localMAC(mac, clk.Now().Add(-42*time.Second)))
+	published := clk.Now()
+	tests := []struct {
+		desc    string
+		advance time.Duration
+		enc     gpb.Encoding
+		want    any
+	}{
+		{desc: "right after the publication", enc: gpb.Encoding_JSON, want: float64(42)},
+		{desc: "a minute and a half second later", advance: 60*time.Second + 500*time.Millisecond, enc: gpb.Encoding_JSON, want: float64(102)},
+		{desc: "an hour later, JSON_IETF (uint64 as a string)", advance: time.Hour, enc: gpb.Encoding_JSON_IETF, want: "3702"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			clk.Advance(tc.advance)
+			if diff := cmp.Diff(map[string]any{age: tc.want}, getAll(t, c, age, gpb.GetRequest_STATE, tc.enc)); diff != "" {
+				t.Errorf("Get age (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("the whole entry ages too", func(t *testing.T) {
+		got := getJSON(t, c, macEntryPath(mac, 100), gpb.GetRequest_STATE, gpb.Encoding_JSON)
+		if a := got.(map[string]any)["state"].(map[string]any)["age"]; a != float64(3702) {
+			t.Errorf("entry's state/age = %v, want 3702", a)
+		}
+	})
+	t.Run("a subscriber gets the age as of the publication", func(t *testing.T) {
+		sc := openSub(t, c, &gpb.SubscriptionList{Mode: gpb.SubscriptionList_ONCE, Subscription: []*gpb.Subscription{sub(age, 0)}})
+		r := sc.next(t)
+		u := r.GetUpdate()
+		if len(u.GetUpdate()) != 1 || u.GetUpdate()[0].GetVal().GetUintVal() != 42 || time.Unix(0, u.GetTimestamp()).Sub(published) >= time.Second {
+			t.Errorf("ONCE update %v, want age 42 stamped at the publication (%v)", u, published)
+		}
+	})
+	t.Run("an entry whose entry time is unknown has no age", func(t *testing.T) {
+		srv.State().SetMACEntry("blue", MACEntry{MAC: route.MustMAC("00:00:5e:00:53:02"), VLAN: 100})
+		got := getAll(t, c, macEntryPath("00:00:5e:00:53:02", 100)+"/state", gpb.GetRequest_STATE, gpb.Encoding_JSON)
+		for _, v := range got {
+			if _, ok := v.(map[string]any)["age"]; ok {
+				t.Errorf("state %v has an age, want none", v)
+			}
+		}
+	})
 }

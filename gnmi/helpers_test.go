@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"google.golang.org/grpc"
@@ -314,4 +315,26 @@ func loadFixture(t testing.TB, c gpb.GNMIClient) {
 	if err != nil {
 		t.Fatalf("Set fixture: %v", err)
 	}
+}
+
+// fakeClock is a server clock (Options.Now) that moves only when told, so
+// ages are read exactly.
+type fakeClock struct {
+	// mu guards now.
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }

@@ -41,6 +41,10 @@ type schemaNode struct {
 	// keyLeaf is true for the list-level leaf that repeats a key
 	// (network-instance/name): its value lives in the path, not in the tree.
 	keyLeaf bool
+	// countsUp marks a uint64 leaf of seconds that grows with time (a MAC
+	// entry's age): its cached value holds at its notification's
+	// timestamp, and Get adds the whole seconds elapsed since.
+	countsUp bool
 }
 
 // child returns the child named name, accepting an RFC 7951 module-qualified
@@ -272,6 +276,12 @@ func list(name string, keys []string, children ...*schemaNode) *schemaNode {
 
 func leaf(name string, t *leafType) *schemaNode {
 	return &schemaNode{name: name, kind: kindLeaf, typ: t}
+}
+
+// countingUp marks leaf n as a seconds count that grows with time.
+func countingUp(n *schemaNode) *schemaNode {
+	n.countsUp = true
+	return n
 }
 
 func leafList(name string, t *leafType) *schemaNode {

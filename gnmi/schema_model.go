@@ -168,7 +168,7 @@ func fdbSchema() *schemaNode {
 					keyLeaves(mac, vlan),
 					one(
 						state(mac, vlan,
-							leaf("age", tUint64()),
+							countingUp(leaf("age", tUint64())),
 							leaf("entry-type", tEnum("STATIC", "DYNAMIC")),
 							leaf("evi", tUint(32, 1, 1<<24-1)),
 						),

@@ -73,6 +73,9 @@ type Options struct {
 	NoAuth bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Now is the clock of notification timestamps and of the ages Get
+	// reports; default time.Now. Tests inject one to read ages exactly.
+	Now func() time.Time
 }
 
 // DefaultTarget is the target name when Options.Target is empty.
@@ -131,6 +134,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.Config == nil {
 		opts.Config = &Config{}
@@ -219,7 +225,7 @@ func (s *Server) Target() string { return s.opts.Target }
 // timestamp returns a nanosecond timestamp newer than every earlier one.
 func (s *Server) timestamp() int64 {
 	for {
-		now := time.Now().UnixNano()
+		now := s.opts.Now().UnixNano()
 		last := s.lastTS.Load()
 		if now <= last {
 			now = last + 1

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/p4evpn/p4evpn/evpn/route"
@@ -39,6 +40,9 @@ type object struct {
 type relLeaf struct {
 	rel []*gpb.PathElem
 	val *gpb.TypedValue
+	// since, when not zero, makes the leaf an age: the whole seconds from
+	// since to the notification's timestamp (val is then unset).
+	since time.Time
 }
 
 // rel builds a leaf at the keyless relative path names.
@@ -66,7 +70,11 @@ func (st *State) setObject(key string, base []*gpb.PathElem, leaves []relLeaf, r
 	for i, l := range leaves {
 		full := append(slices.Clone(base), l.rel...)
 		next.rels[i] = l.rel
-		n.Update = append(n.Update, &gpb.Update{Path: &gpb.Path{Elem: full}, Val: l.val})
+		val := l.val
+		if !l.since.IsZero() {
+			val = uintVal(uint64(max(0, time.Unix(0, n.Timestamp).Sub(l.since)) / time.Second))
+		}
+		n.Update = append(n.Update, &gpb.Update{Path: &gpb.Path{Elem: full}, Val: val})
 	}
 	if prev := st.objects[key]; prev != nil {
 		// Objects are small: the set difference is computed when a new
@@ -122,8 +130,10 @@ func (st *State) SetMACEntry(ni string, e MACEntry) {
 	leaves := []relLeaf{
 		st.rel(stringVal(e.MAC.String()), "state", "mac-address"),
 		st.rel(uintVal(uint64(e.VLAN)), "state", "vlan"),
-		st.rel(uintVal(uint64(e.Age.Seconds())), "state", "age"),
 		st.rel(stringVal(typ), "state", "entry-type"),
+	}
+	if !e.Since.IsZero() {
+		leaves = append(leaves, relLeaf{rel: st.path("state", "age"), since: e.Since})
 	}
 	if e.EVI != 0 {
 		leaves = append(leaves, st.rel(uintVal(uint64(e.EVI)), "state", "evi"))

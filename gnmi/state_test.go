@@ -69,12 +69,12 @@ func TestL2RIBAliasingSharesNextHops(t *testing.T) {
 func TestSetObjectDropsLeavesAVersionLacks(t *testing.T) {
 	srv, _ := startServer(t, Options{})
 	mac := route.MustMAC("00:00:5e:00:53:01")
-	srv.State().SetMACEntry("blue", MACEntry{MAC: mac, VLAN: 100, EVI: 100, Interface: "eth1", Subinterface: 100, Age: time.Minute})
+	srv.State().SetMACEntry("blue", MACEntry{MAC: mac, VLAN: 100, EVI: 100, Interface: "eth1", Subinterface: 100, Since: time.Now()})
 	// The MAC moved to a remote PE: no local interface any more.
 	srv.State().SetMACEntry("blue", MACEntry{MAC: mac, VLAN: 100, EVI: 100})
 	e := macEntryPath("00:00:5e:00:53:01", 100)
 	want := map[string]*gpb.TypedValue{
-		e + "/state/mac-address": s("00:00:5e:00:53:01"), e + "/state/vlan": u(100), e + "/state/age": u(0),
+		e + "/state/mac-address": s("00:00:5e:00:53:01"), e + "/state/vlan": u(100),
 		e + "/state/entry-type": s("DYNAMIC"), e + "/state/evi": u(100),
 	}
 	if diff := cmp.Diff(want, stateLeaves(srv, e), protocmp.Transform()); diff != "" {

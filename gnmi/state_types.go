@@ -21,9 +21,12 @@ type MACEntry struct {
 	EVI uint32
 	// Static selects entry-type STATIC; otherwise DYNAMIC.
 	Static bool
-	// Age is the time since the MAC entered the table, in whole seconds on
-	// the wire; the device republishes to refresh it.
-	Age time.Duration
+	// Since is when the MAC entered the table; its state/age is the whole
+	// seconds since. The published value holds at the notification's
+	// timestamp (what subscribers receive); Get reports the age at the
+	// time of the Get, so the device never republishes to refresh it. The
+	// zero time (unknown) publishes no age.
+	Since time.Time
 	// Interface and Subinterface are the local attachment circuit; an
 	// empty Interface (a remote MAC) publishes neither.
 	Interface    string

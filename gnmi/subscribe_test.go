@@ -143,14 +143,16 @@ func u(v uint64) *gpb.TypedValue { return uintVal(v) }
 func s(v string) *gpb.TypedValue { return stringVal(v) }
 func b(v bool) *gpb.TypedValue   { return boolVal(v) }
 
-func localMAC(mac string, age time.Duration) MACEntry {
-	return MACEntry{MAC: route.MustMAC(mac), VLAN: 100, EVI: 100, Age: age, Interface: "eth1", Subinterface: 100}
+// localMAC is a MAC on eth1.100 that entered the table at since.
+func localMAC(mac string, since time.Time) MACEntry {
+	return MACEntry{MAC: route.MustMAC(mac), VLAN: 100, EVI: 100, Since: since, Interface: "eth1", Subinterface: 100}
 }
 
 func TestSubscribeOnce(t *testing.T) {
-	srv, addr := startServer(t, Options{})
+	clk := newFakeClock()
+	srv, addr := startServer(t, Options{Now: clk.Now})
 	loadFixture(t, dial(t, addr, "admin", "admin-secret"))
-	srv.State().SetMACEntry("blue", localMAC("00:00:5e:00:53:01", 5*time.Second))
+	srv.State().SetMACEntry("blue", localMAC("00:00:5e:00:53:01", clk.Now().Add(-5*time.Second)))
 	srv.State().SetMACEntry("blue", MACEntry{MAC: route.MustMAC("00:00:5e:00:53:02"), VLAN: 100, Static: true})
 	c := dial(t, addr, "viewer", "viewer-secret")
 	sc := openSub(t, c, &gpb.SubscriptionList{Mode: gpb.SubscriptionList_ONCE,
@@ -162,7 +164,7 @@ func TestSubscribeOnce(t *testing.T) {
 		e1 + "/state/mac-address": s("00:00:5e:00:53:01"), e1 + "/state/vlan": u(100), e1 + "/state/age": u(5),
 		e1 + "/state/entry-type": s("DYNAMIC"), e1 + "/state/evi": u(100),
 		e1 + "/interface/interface-ref/state/interface": s("eth1"), e1 + "/interface/interface-ref/state/subinterface": u(100),
-		e2 + "/state/mac-address": s("00:00:5e:00:53:02"), e2 + "/state/vlan": u(100), e2 + "/state/age": u(0),
+		e2 + "/state/mac-address": s("00:00:5e:00:53:02"), e2 + "/state/vlan": u(100),
 		e2 + "/state/entry-type": s("STATIC"),
 	}
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
@@ -177,9 +179,10 @@ func TestSubscribeOnce(t *testing.T) {
 }
 
 func TestSubscribePoll(t *testing.T) {
-	srv, addr := startServer(t, Options{})
+	clk := newFakeClock()
+	srv, addr := startServer(t, Options{Now: clk.Now})
 	loadFixture(t, dial(t, addr, "admin", "admin-secret"))
-	srv.State().SetMACEntry("blue", localMAC("00:00:5e:00:53:01", 5*time.Second))
+	srv.State().SetMACEntry("blue", localMAC("00:00:5e:00:53:01", clk.Now().Add(-5*time.Second)))
 	sc := openSub(t, dial(t, addr, "viewer", "viewer-secret"), &gpb.SubscriptionList{Mode: gpb.SubscriptionList_POLL,
 		Subscription: []*gpb.Subscription{sub(macEntryPath("00:00:5e:00:53:01", 100)+"/state/age", 0)}})
 	age := macEntryPath("00:00:5e:00:53:01", 100) + "/state/age"
@@ -188,7 +191,7 @@ func TestSubscribePoll(t *testing.T) {
 		if diff := cmp.Diff(map[string]*gpb.TypedValue{age: u(want)}, got, protocmp.Transform()); diff != "" {
 			t.Errorf("poll (-want +got):\n%s", diff)
 		}
-		srv.State().SetMACEntry("blue", localMAC("00:00:5e:00:53:01", time.Duration(want+60)*time.Second))
+		srv.State().SetMACEntry("blue", localMAC("00:00:5e:00:53:01", clk.Now().Add(-time.Duration(want+60)*time.Second)))
 		if err := sc.stream.Send(&gpb.SubscribeRequest{Request: &gpb.SubscribeRequest_Poll{Poll: &gpb.Poll{}}}); err != nil {
 			t.Fatalf("send poll: %v", err)
 		}
@@ -196,7 +199,8 @@ func TestSubscribePoll(t *testing.T) {
 }
 
 func TestSubscribeStreamOnChangeRemoteMAC(t *testing.T) {
-	srv, addr := startServer(t, Options{})
+	clk := newFakeClock()
+	srv, addr := startServer(t, Options{Now: clk.Now})
 	loadFixture(t, dial(t, addr, "admin", "admin-secret"))
 	sc := openSub(t, dial(t, addr, "viewer", "viewer-secret"), &gpb.SubscriptionList{Mode: gpb.SubscriptionList_STREAM,
 		Subscription: []*gpb.Subscription{
@@ -208,7 +212,7 @@ func TestSubscribeStreamOnChangeRemoteMAC(t *testing.T) {
 	}
 	// The device learns a remote MAC over BGP: PE 192.0.2.2, label 3001.
 	mac := route.MustMAC("00:00:5e:00:53:99")
-	srv.State().SetMACEntry("blue", MACEntry{MAC: mac, VLAN: 100, EVI: 100})
+	srv.State().SetMACEntry("blue", MACEntry{MAC: mac, VLAN: 100, EVI: 100, Since: clk.Now()})
 	nh := L2NextHop{PeerIP: netip.MustParseAddr("192.0.2.2"), Label: 3001, Resolved: true}
 	if err := srv.State().SetL2RIBEntry("blue", L2RIBEntry{MAC: mac, VLAN: 100, EVI: 100, Producers: []L2RIBProducer{
 		{Producer: ProducerBGP, SeqNumber: 2, NextHops: []L2NextHop{nh}}}}); err != nil {
