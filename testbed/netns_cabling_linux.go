@@ -63,16 +63,21 @@ type netnsFabric struct {
 	// namespace by PE name. Handles are closed by closeHandles.
 	core, patch netns.NsHandle
 	peNS        map[string]netns.NsHandle
-	// panel holds the panel end of each access port not cabled straight
-	// to a host; cables the relay of each host that has one. Both are
-	// fixed after setup; attachments change under mu.
-	panel  map[LinkSpec]*panelPort
+	// cables is the relay of each host that has one, fixed after setup.
 	cables map[string]*cable
+	// hostNS is each host's namespace by host name, for re-cabling.
+	hostNS map[string]netns.NsHandle
 	// degraded says what the cables do for the kernel.
 	degraded []string
 
-	// mu serializes re-cabling (NetnsMove) and guards closed.
+	// mu serializes re-cabling (NetnsMove) and guards panel, at and
+	// closed. panel holds the panel end of each access port not cabled
+	// straight to a host (a straight move takes one out and puts the one
+	// left in); at is where each host cabled straight to a single PE port
+	// is.
 	mu     sync.Mutex
+	panel  map[LinkSpec]*panelPort
+	at     map[string]LinkSpec
 	closed bool
 	// wg tracks the panel's relays.
 	wg sync.WaitGroup
@@ -113,7 +118,7 @@ func portIface(id uint32) string { return fmt.Sprintf("p%d", id) }
 // startCabling).
 func (f *Fabric) setupNetns(opts NetnsOptions) error {
 	nf := &netnsFabric{opts: opts, core: netns.None(), patch: netns.None(), peNS: map[string]netns.NsHandle{},
-		panel: map[LinkSpec]*panelPort{}, cables: map[string]*cable{}}
+		panel: map[LinkSpec]*panelPort{}, cables: map[string]*cable{}, hostNS: map[string]netns.NsHandle{}, at: map[string]LinkSpec{}}
 	switch opts.Target {
 	case "", TargetSoftswitch:
 		nf.opts.Target = TargetSoftswitch
@@ -271,7 +276,7 @@ func (f *Fabric) setupNetnsHost(j int, hs HostSpec) (*NetnsHost, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer hostNS.Close()
+	nf.hostNS[hs.Name] = hostNS // closed by closeHandles
 	s.mu.Lock()
 	s.Hosts[hs.Name] = name
 	s.mu.Unlock()
@@ -281,7 +286,11 @@ func (f *Fabric) setupNetnsHost(j int, hs HostSpec) (*NetnsHost, error) {
 	mac := mustMAC(hs.MAC)
 	kernelTags := hs.VLAN != 0 && s.kernelVLAN
 	var hostEnds []string
-	if len(hs.Links) >= 2 && s.kernelBond && (hs.VLAN == 0 || kernelTags) {
+	if (len(hs.Links) == 1 || s.kernelBond) && (hs.VLAN == 0 || kernelTags) {
+		// The kernel does all the host needs: straight veths.
+		if len(hs.Links) == 1 {
+			nf.at[hs.Name] = hs.Links[0]
+		}
 		for i, l := range hs.Links {
 			hostEnds = append(hostEnds, fmt.Sprintf("eth%d", i))
 			if err := vethPair(nf.peNS[l.PE], portIface(l.Port), hostNS, hostEnds[i], mac); err != nil {
@@ -418,14 +427,12 @@ func (f *Fabric) startCabling() error {
 			return errors.Join(err, port.Close())
 		}
 	}
+	nf.mu.Lock()
+	defer nf.mu.Unlock()
 	for _, pp := range nf.panel {
-		port, err := openInNamespace(nf.patch, pp.iface)
-		if err != nil {
-			return fmt.Errorf("panel %s (%s:%d): %w", pp.iface, pp.spec.PE, pp.spec.Port, err)
+		if err := nf.openPanel(pp); err != nil {
+			return err
 		}
-		pp.port = port
-		nf.wg.Add(1)
-		go nf.readPanel(pp)
 	}
 	for _, hs := range f.topo.Hosts {
 		c := nf.cables[hs.Name]
@@ -447,6 +454,18 @@ func (f *Fabric) startCabling() error {
 		nf.wg.Add(1)
 		go nf.relayFromHost(c)
 	}
+	return nil
+}
+
+// openPanel opens pp's socket in the panel and starts its reader.
+func (nf *netnsFabric) openPanel(pp *panelPort) error {
+	port, err := openInNamespace(nf.patch, pp.iface)
+	if err != nil {
+		return fmt.Errorf("panel %s (%s:%d): %w", pp.iface, pp.spec.PE, pp.spec.Port, err)
+	}
+	pp.port = port
+	nf.wg.Add(1)
+	go nf.readPanel(pp)
 	return nil
 }
 
@@ -535,11 +554,13 @@ func popTag(fr []byte, vlan uint16) ([]byte, bool) {
 // (cables leave them) and its namespace's interfaces go down (a kernel
 // bond's miimon sees the peer lose carrier).
 func (f *Fabric) netnsLinksDown(pe *PENode) error {
+	f.nsf.mu.Lock()
 	for l, pp := range f.nsf.panel {
 		if l.PE == pe.Name {
 			pp.down.Store(true)
 		}
 	}
+	f.nsf.mu.Unlock()
 	return inNamespace(f.nsf.peNS[pe.Name], func() error {
 		links, err := netlink.LinkList()
 		if err != nil {
@@ -589,55 +610,173 @@ func (nf *netnsFabric) closeHandles() {
 			h.Close() // sets it to None
 		}
 	}
-	for name, h := range nf.peNS {
-		h.Close()
-		delete(nf.peNS, name)
+	for _, m := range []map[string]netns.NsHandle{nf.peNS, nf.hostNS} {
+		for name, h := range m {
+			h.Close()
+			delete(m, name)
+		}
 	}
 }
 
 // NetnsMove re-cables single-homed netns host name to port on PE pe, as a
-// VM moves: its cable is re-pointed to that port's panel end at once (the
-// host keeps its interface and address, as a VM keeps its vNIC). The host
-// says nothing until its kernel next sends. Moving back works the same way.
+// VM moves, and back again as often as asked. A host on a cable has it
+// re-pointed to that port's panel end at once (the host keeps its
+// interface and address, as a VM keeps its vNIC). A host cabled straight
+// has its veth end swapped: its eth0 (the peer of its old PE port) goes to
+// the panel, and the panel end of the new port comes into the host as eth0,
+// with the host's MAC, VLAN interface and address. The host says nothing
+// until its kernel next sends.
 func (f *Fabric) NetnsMove(name, pe string, port uint32) error {
 	_, err := f.netnsMove(name, pe, port)
 	return err
 }
 
-// netnsMove is NetnsMove returning the host's cable, armed to time the
-// host's first frame at its new port.
-func (f *Fabric) netnsMove(name, pe string, port uint32) (*cable, error) {
-	if f.nsf == nil || f.nsHosts[name] == nil {
+// netnsMove is NetnsMove returning when the host's first frame reached its
+// new PE: the time its cable stamps, or for a host cabled straight the
+// time the move completed (zero until known).
+func (f *Fabric) netnsMove(name, pe string, port uint32) (firstFrame func() time.Time, err error) {
+	nf := f.nsf
+	h := f.nsHosts[name]
+	if nf == nil || h == nil {
 		return nil, fmt.Errorf("move: no netns host %q", name)
 	}
 	if f.PE(pe) == nil {
 		return nil, fmt.Errorf("move %s: no PE %q", name, pe)
 	}
-	c := f.nsf.cables[name]
-	if c == nil {
-		return nil, fmt.Errorf("move %s: cabled straight into its PEs (a kernel bond), not through a cable: it cannot move", name)
+	if n := len(f.hostSpec(name).Links); n != 1 {
+		return nil, fmt.Errorf("move %s: only a single-homed host moves (it has %d links)", name, n)
 	}
-	pp := f.nsf.panel[LinkSpec{PE: pe, Port: port}]
+	to := LinkSpec{PE: pe, Port: port}
+	nf.mu.Lock()
+	defer nf.mu.Unlock()
+	if nf.closed {
+		return nil, fmt.Errorf("move %s: fabric closed", name)
+	}
+	pp := nf.panel[to]
 	if pp == nil {
-		return nil, fmt.Errorf("move %s: %s has no access port %d on the panel", name, pe, port)
+		if to == nf.at[name] {
+			done := time.Now()
+			return func() time.Time { return done }, nil // already there
+		}
+		return nil, fmt.Errorf("move %s: %s has no free access port %d", name, pe, port)
 	}
-	f.nsf.mu.Lock()
-	defer f.nsf.mu.Unlock()
-	old := *c.links.Load()
-	if len(old) != 1 {
-		return nil, fmt.Errorf("move %s: only a single-homed host moves (it has %d links)", name, len(old))
-	}
-	if other := pp.cable.Load(); other != nil && other != c {
+	if other := pp.cable.Load(); other != nil && other.host != name {
 		return nil, fmt.Errorf("move %s: %s:%d already has host %s", name, pe, port, other.host)
 	}
-	pp.cable.Store(c)
-	c.firstAt.Store(0)
-	c.armed.Store(true)
-	c.links.Store(&[]*panelPort{pp})
-	if old[0] != pp {
-		old[0].cable.Store(nil)
+	if c := nf.cables[name]; c != nil {
+		old := *c.links.Load()
+		pp.cable.Store(c)
+		c.firstAt.Store(0)
+		c.armed.Store(true)
+		c.links.Store(&[]*panelPort{pp})
+		if old[0] != pp {
+			old[0].cable.Store(nil)
+		}
+		return func() time.Time {
+			if ns := c.firstAt.Load(); ns != 0 {
+				return time.Unix(0, ns)
+			}
+			return time.Time{}
+		}, nil
 	}
-	return c, nil
+	if err := f.swapStraight(h, pp); err != nil {
+		return nil, fmt.Errorf("move %s: %w", name, err)
+	}
+	done := time.Now()
+	return func() time.Time { return done }, nil
+}
+
+// swapStraight moves host h, cabled straight to one PE port, onto panel
+// port pp: h's eth0 goes to the panel (named as that port's panel end, and
+// read there like any free port), pp's end comes into h as eth0. Callers
+// hold nf.mu.
+func (f *Fabric) swapStraight(h *NetnsHost, pp *panelPort) error {
+	nf := f.nsf
+	hostNS := nf.hostNS[h.Name]
+	old := nf.at[h.Name]
+	oldIface := fmt.Sprintf("pe%dp%d", f.topo.peIndex(old.PE)+1, old.Port)
+	vlan := f.hostSpec(h.Name).VLAN
+	// The panel end stops being read; its reader ends with the socket.
+	if err := pp.port.Close(); err != nil {
+		return fmt.Errorf("panel %s: %w", pp.iface, err)
+	}
+	delete(nf.panel, pp.spec)
+	// Into the host, under its panel name until eth0 is free.
+	if err := inNamespace(nf.patch, func() error { return moveLink(pp.iface, hostNS) }); err != nil {
+		return err
+	}
+	// The old link leaves: its VLAN interface and address go with it.
+	if err := inNamespace(hostNS, func() error { return moveLink("eth0", nf.patch) }); err != nil {
+		return err
+	}
+	if err := inNamespace(nf.patch, func() error {
+		l, err := netlink.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetName(l, oldIface); err != nil {
+			return fmt.Errorf("rename eth0 to %s: %w", oldIface, err)
+		}
+		return upNoIPv6(oldIface)
+	}); err != nil {
+		return err
+	}
+	left := &panelPort{spec: old, iface: oldIface}
+	if err := nf.openPanel(left); err != nil {
+		return err
+	}
+	nf.panel[old] = left
+	nf.at[h.Name] = pp.spec
+	return inNamespace(hostNS, func() error {
+		l, err := netlink.LinkByName(pp.iface)
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetName(l, "eth0"); err != nil {
+			return fmt.Errorf("rename %s to eth0: %w", pp.iface, err)
+		}
+		if err := netlink.LinkSetHardwareAddr(l, h.MAC); err != nil {
+			return fmt.Errorf("eth0: MAC %s: %w", h.MAC, err)
+		}
+		if err := upNoIPv6("eth0"); err != nil {
+			return err
+		}
+		top := "eth0"
+		if vlan != 0 {
+			top = fmt.Sprintf("eth0.%d", vlan)
+			v := &netlink.Vlan{LinkAttrs: netlink.LinkAttrs{Name: top, ParentIndex: l.Attrs().Index}, VlanId: int(vlan)}
+			if err := netlink.LinkAdd(v); err != nil {
+				return fmt.Errorf("%s: %w", top, err)
+			}
+			if err := upNoIPv6(top); err != nil {
+				return err
+			}
+		}
+		tl, err := netlink.LinkByName(top)
+		if err != nil {
+			return err
+		}
+		addr, err := netlink.ParseAddr(h.Addr.String())
+		if err != nil {
+			return err
+		}
+		return netlink.AddrAdd(tl, addr)
+	})
+}
+
+// moveLink moves interface name of the caller's namespace into ns, down.
+func moveLink(name string, ns netns.NsHandle) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetDown(l); err != nil {
+		return fmt.Errorf("down %s: %w", name, err)
+	}
+	if err := netlink.LinkSetNsFd(l, int(ns)); err != nil {
+		return fmt.Errorf("move %s to another namespace: %w", name, err)
+	}
+	return nil
 }
 
 // linkTxPackets is how many frames PE port l has sent: the kernel's count

@@ -114,6 +114,48 @@ func testNetnsFabric(t *testing.T, opts NetnsOptions) {
 	}
 }
 
+// TestNetnsStraightCabling runs the example fabric with its EVI 100 hosts
+// untagged, so that this kernel (even without 8021q) serves the
+// single-homed ones itself: their veths run straight from their PEs'
+// namespaces, no cable. The kernels ping across PEs, and A moves back and
+// forth (its veth end swapped between PE ports) until its MAC freezes.
+func TestNetnsStraightCabling(t *testing.T) {
+	if err := NetnsAvailable(); err != nil {
+		t.Skip(err)
+	}
+	n := testNet()
+	y := strings.ReplaceAll(string(DemoYAML()), "127.0.40.", fmt.Sprintf("127.0.%d.", n))
+	y = strings.ReplaceAll(y, "vlan: 100", "vlan: 0")
+	topo, err := ParseTopology([]byte(y), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo.Name = fmt.Sprintf("s%d", n)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	f, err := StartNetnsFabric(ctx, topo, testLogger(), NetnsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var straight []string
+	for _, hs := range topo.Hosts {
+		if f.nsf.cables[hs.Name] == nil {
+			straight = append(straight, hs.Name)
+		}
+	}
+	if diff := cmp.Diff([]string{"A", "C", "D"}, straight); diff != "" {
+		t.Errorf("hosts cabled straight (-want +got):\n%s", diff)
+	}
+	r, err := f.NetnsKnownUnicast(ctx, "A", "C")
+	report(t, r, err)
+	r, err = f.NetnsMobility(ctx, "A", "pe3", 2, "D")
+	report(t, r, err)
+}
+
 // TestParseKernelPing: an echo unanswered before a later answered one is
 // lost; those after the last reply (in flight when SIGINT stopped ping)
 // are trailing; runs of lost echoes and (DUP!) replies are counted.

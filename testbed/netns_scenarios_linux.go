@@ -334,7 +334,7 @@ func (f *Fabric) NetnsMobility(ctx context.Context, vm, newPE string, newPort ui
 			return nil, fmt.Errorf("host %s: ping: %w", observer, err)
 		}
 		time.Sleep(100 * time.Millisecond)
-		c, err := f.netnsMove(vm, h.pe.Name, h.port)
+		firstFrame, err := f.netnsMove(vm, h.pe.Name, h.port)
 		if err != nil {
 			stop()
 			ping.Wait()
@@ -399,11 +399,11 @@ func (f *Fabric) NetnsMobility(ctx context.Context, vm, newPE string, newPort ui
 			r.check(false, fmt.Sprintf("move %d: %s's FIB points %s at %s", i+1, obs.Name, vm, h.pe.Name), "%v", err)
 			continue
 		}
-		if c.firstAt.Load() == 0 {
+		first := firstFrame()
+		if first.IsZero() {
 			r.check(false, fmt.Sprintf("move %d: %s's cable relays its first frame to %s", i+1, vm, h.pe.Name), "no frame from %s after the move", vm)
 			continue
 		}
-		first := time.Unix(0, c.firstAt.Load())
 		m, _ := MACEntry(obs, scenarioEVI, mac)
 		want := before.Sequence + uint32(i+1)
 		r.check(m.Peer == h.pe.RouterID() && m.Sequence == want,
