@@ -80,6 +80,7 @@ func (s *Server) getKeyLeaf(r resolved, ietf bool) *gpb.Notification {
 	list := r.elems[:len(r.elems)-1]
 	seen := map[string]bool{}
 	n := &gpb.Notification{Timestamp: s.timestamp()}
+	var keys []string // keys[i] is the path of n.Update[i]'s entry
 	for _, l := range s.leavesUnder(list, gpb.GetRequest_ALL) {
 		entry := l.elems[:len(list)]
 		k := formatPath(entry)
@@ -87,6 +88,7 @@ func (s *Server) getKeyLeaf(r resolved, ietf bool) *gpb.Notification {
 			continue
 		}
 		seen[k] = true
+		keys = append(keys, k)
 		val, _ := json.Marshal(keyJSON(r.node.typ, entry[len(entry)-1].GetKey()[r.node.name], ietf))
 		tv := &gpb.TypedValue{Value: &gpb.TypedValue_JsonVal{JsonVal: val}}
 		if ietf {
@@ -94,9 +96,16 @@ func (s *Server) getKeyLeaf(r resolved, ietf bool) *gpb.Notification {
 		}
 		n.Update = append(n.Update, &gpb.Update{Path: &gpb.Path{Elem: append(slices.Clone(entry), &gpb.PathElem{Name: r.node.name})}, Val: tv})
 	}
-	slices.SortFunc(n.Update, func(a, b *gpb.Update) int {
-		return strings.Compare(formatPath(a.GetPath().GetElem()), formatPath(b.GetPath().GetElem()))
-	})
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+	sorted := make([]*gpb.Update, len(order))
+	for i, j := range order {
+		sorted[i] = n.Update[j]
+	}
+	n.Update = sorted
 	return n
 }
 
@@ -179,10 +188,18 @@ func wantDataType(root *schemaNode, elems []*gpb.PathElem, typ gpb.GetRequest_Da
 type leafGroup struct {
 	elems  []*gpb.PathElem
 	leaves []cachedLeaf
+	// key is formatPath(elems): the group's identity and sort key.
+	key string
 }
 
 // groupLeaves splits leaves by the concrete instance of r they lie under: a
-// wildcard path yields one group (one update) per matching list entry.
+// wildcard path yields one group (one update) per matching list entry,
+// sorted by path.
+//
+// The cache walks its tree in order, so the leaves of one entry arrive
+// together: a leaf under the same instance as the one before joins its
+// group without its path being formatted, and each group's key is
+// formatted once (not in every comparison of the sort).
 func groupLeaves(r resolved, leaves []cachedLeaf) []leafGroup {
 	if !r.wild {
 		if len(leaves) == 0 {
@@ -192,20 +209,22 @@ func groupLeaves(r resolved, leaves []cachedLeaf) []leafGroup {
 	}
 	index := map[string]int{}
 	var groups []leafGroup
+	last := -1
 	for _, l := range leaves {
 		base := l.elems[:len(r.elems)]
-		k := formatPath(base)
-		i, ok := index[k]
-		if !ok {
-			i = len(groups)
-			index[k] = i
-			groups = append(groups, leafGroup{elems: base})
+		if last < 0 || !slices.EqualFunc(base, groups[last].elems, sameElem) {
+			k := formatPath(base)
+			i, ok := index[k]
+			if !ok {
+				i = len(groups)
+				index[k] = i
+				groups = append(groups, leafGroup{elems: base, key: k})
+			}
+			last = i
 		}
-		groups[i].leaves = append(groups[i].leaves, l)
+		groups[last].leaves = append(groups[last].leaves, l)
 	}
-	slices.SortFunc(groups, func(a, b leafGroup) int {
-		return strings.Compare(formatPath(a.elems), formatPath(b.elems))
-	})
+	slices.SortFunc(groups, func(a, b leafGroup) int { return strings.Compare(a.key, b.key) })
 	return groups
 }
 
