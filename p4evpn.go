@@ -131,6 +131,10 @@ type Daemon struct {
 
 	shutdownOnce sync.Once
 	shutdownErr  error
+	// exitOnce closes exit, which POST /api/shutdown uses to ask the
+	// command to exit once the Daemon has left service.
+	exitOnce sync.Once
+	exit     chan struct{}
 
 	// mu guards started, closed, reconciled and targetResyncs.
 	mu            sync.Mutex
@@ -156,7 +160,7 @@ func New(cfg *config.Config, opts ...Option) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("p4evpn: config: %w", err)
 	}
-	d := &Daemon{cfg: cfg, kick: make(chan struct{}, 1)}
+	d := &Daemon{cfg: cfg, kick: make(chan struct{}, 1), exit: make(chan struct{})}
 	for _, o := range opts {
 		o(&d.opts)
 	}
@@ -574,10 +578,12 @@ func (d *Daemon) TargetResyncs() int {
 	return d.targetResyncs
 }
 
-// Close stops the Daemon and waits for its goroutines. The switch keeps
-// its forwarding state (a restart adopts it) and the PE withdraws nothing:
-// the BGP session's end withdraws the routes at the neighbors, unless they
-// keep them for graceful restart.
+// Close stops the Daemon and waits for its goroutines: a controller
+// restart. The switch keeps its forwarding state (a restart adopts it) and
+// the PE withdraws nothing: the BGP session's end withdraws the routes at
+// the neighbors, unless they keep them for graceful restart (with the RFC
+// 8538 N bit, Close's Cease/Administrative Reset has them do so for the
+// restart time). Shutdown instead takes the Daemon out of service.
 func (d *Daemon) Close() error {
 	d.mu.Lock()
 	if d.closed {
@@ -590,6 +596,54 @@ func (d *Daemon) Close() error {
 	d.log.Info("evpnd stopped")
 	return err
 }
+
+// Shutdown takes the Daemon out of service for good, then stops it as
+// Close does. Every BGP neighbor gets Cease/Peer De-configured, which
+// RFC 8538 makes a Hard Reset: neighbors, graceful-restart helpers
+// included, delete this daemon's routes at once and tell the rest of the
+// fabric, so remote PEs stop sending traffic here without waiting for the
+// restart time that Close (a controller restart) has them keep the routes
+// for. Shutdown returns when the sessions are gone and the Daemon is
+// closed; ctx bounds the wait for the sessions (the Daemon is closed even
+// when ctx ends first, and Shutdown returns ctx's error). The switch keeps
+// its forwarding state, as after Close.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	err := d.leaveService(ctx)
+	return errors.Join(err, d.Close())
+}
+
+// leaveService is Shutdown's first half: the BGP sessions end with a Hard
+// Reset (bgp.Speaker.Shutdown) while the rest of the Daemon keeps running,
+// so that POST /api/shutdown can answer once the routes are withdrawn.
+func (d *Daemon) leaveService(ctx context.Context) error {
+	d.mu.Lock()
+	running := d.started && !d.closed && d.speaker != nil
+	d.mu.Unlock()
+	if !running {
+		return errors.New("p4evpn: leave service: the daemon is not running")
+	}
+	d.log.Warn("leaving service: BGP neighbors withdraw this daemon's routes now (Hard Reset)")
+	done := make(chan error, 1)
+	// The speaker's Close, which stop calls, waits for this Shutdown to
+	// finish, so the goroutine never outlives the Daemon.
+	go func() { done <- d.speaker.Shutdown() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("p4evpn: leave service: %w", err)
+		}
+		d.log.Info("left service: every BGP session ended with a Hard Reset")
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("p4evpn: leave service: sessions not all ended: %w", ctx.Err())
+	}
+}
+
+// ExitRequested is closed when an operator has taken the Daemon out of
+// service through the operator API (POST /api/shutdown) and asks the
+// process to exit: the command then calls Shutdown, which finishes the
+// job, and exits.
+func (d *Daemon) ExitRequested() <-chan struct{} { return d.exit }
 
 // shutdown stops what Start started, in reverse order, once.
 func (d *Daemon) shutdown() error {

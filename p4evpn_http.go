@@ -109,6 +109,7 @@ func (d *Daemon) startHTTP() error {
 	mux.HandleFunc("GET /api/evpn/es", d.apiES)
 	mux.HandleFunc("GET /api/bgp/summary", d.apiBGP)
 	mux.HandleFunc("GET /api/p4/table", d.apiTable)
+	mux.HandleFunc("POST /api/shutdown", d.apiShutdown)
 	d.httpLis = lis
 	d.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	d.wg.Add(1)
@@ -161,6 +162,34 @@ func (d *Daemon) startGNMI() error {
 		}
 	}()
 	return nil
+}
+
+// ShutdownResult is POST /api/shutdown's answer.
+type ShutdownResult struct {
+	// LeftService: every BGP session ended with a Hard Reset, so the
+	// neighbors have withdrawn this daemon's routes. The process exits
+	// next.
+	LeftService bool `json:"left_service"`
+}
+
+// apiShutdown takes the daemon out of service and asks the process to
+// exit (evpnd does, through ExitRequested). It answers only requests from
+// a loopback address: the operator API has no authentication, and a
+// metrics address reachable from the network must not let a scraper take
+// the PE down.
+func (d *Daemon) apiShutdown(w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		httpError(w, http.StatusForbidden, fmt.Errorf("shutdown from %s refused: only from a loopback address", r.RemoteAddr))
+		return
+	}
+	d.log.Warn("operator API: shutdown requested", "from", r.RemoteAddr)
+	if err := d.leaveService(r.Context()); err != nil {
+		httpError(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, ShutdownResult{LeftService: true})
+	d.exitOnce.Do(func() { close(d.exit) })
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -1,12 +1,21 @@
 package p4evpn_test
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	p4evpn "github.com/p4evpn/p4evpn"
+	"github.com/p4evpn/p4evpn/bgp"
+	"github.com/p4evpn/p4evpn/config"
+	"github.com/p4evpn/p4evpn/evpn"
+	"github.com/p4evpn/p4evpn/evpn/route"
+	"github.com/p4evpn/p4evpn/p4"
 )
 
 // pollUntil is waitFor with a finer poll, for the benchmarks that time
@@ -61,4 +70,150 @@ func BenchmarkControllerRestart(b *testing.B) {
 	b.ReportMetric(float64(up.Milliseconds())/n, "up-ms")
 	b.ReportMetric(float64(reconciling.Milliseconds())/n, "reconciled-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// TestShutdownWithdrawsAtOnce stops PE2 behind the RR in the three ways an
+// operator can, every session with graceful restart and the RFC 8538 N
+// bit, PE2 advertising a restart time (120 s) longer than the test waits:
+// Close (a controller restart: SIGTERM by default) leaves PE2's routes at
+// the RR, stale, and PE1 keeps forwarding to host B; Shutdown and the
+// operator API's POST /api/shutdown (leaving service) make the RR drop
+// them in the same step that ends the session, and PE1's FIB, read back
+// over P4Runtime, loses host B's MAC long before any restart time could
+// have run out.
+func TestShutdownWithdrawsAtOnce(t *testing.T) {
+	tests := []struct {
+		desc string
+		// stop takes PE2 down.
+		stop     func(t *testing.T, pe2 *p4evpn.Daemon)
+		wantKept bool
+	}{
+		{desc: "Close: controller restart", wantKept: true, stop: func(t *testing.T, pe2 *p4evpn.Daemon) {
+			if err := pe2.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{desc: "Shutdown: out of service", wantKept: false, stop: func(t *testing.T, pe2 *p4evpn.Daemon) {
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			if err := pe2.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{desc: "POST /api/shutdown", wantKept: false, stop: func(t *testing.T, pe2 *p4evpn.Daemon) {
+			resp, err := http.Post("http://"+pe2.MetricsAddr().String()+"/api/shutdown", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got p4evpn.ShutdownResult
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK || !got.LeftService {
+				t.Fatalf("POST /api/shutdown: %s, %+v, %v; want 200 and left_service", resp.Status, got, err)
+			}
+			select {
+			case <-pe2.ExitRequested():
+			default:
+				t.Error("after POST /api/shutdown ExitRequested is not closed")
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			f := startFabric(t, func(n int, c *config.Config) { c.BGP.GracefulRestart = 120 * time.Second })
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			hostB := host(t, "B", f.engines[2].access[1], macB.String(), "10.0.0.2/24", 100)
+			if err := hostB.GratuitousARP(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "PE1 to install B's MAC from BGP", func() bool {
+				m, ok := macEntry(f.pe[1], 100, macB)
+				return ok && m.Source == evpn.SourceRemote
+			})
+			pe2Addr := f.pe[2].Config().RouterIDAddr()
+			// GoBGP's watcher reads the paths' stale flag that the RR's
+			// server loop sets when PE2 stops (a data race in GoBGP
+			// v3.37.0): let the RR's speaker report PE2's routes first.
+			waitFor(t, "the RR to report B's route", func() bool {
+				r, err := f.rr.Speaker().RIB(ctx)
+				return err == nil && uint64(r.Reported) == r.Destinations
+			})
+			before := ribPaths(t, f.rr)
+			fromPE2 := neighborAt(t, f.rr, pe2Addr).Accepted
+			if fromPE2 == 0 {
+				t.Fatalf("the RR accepted no path from PE2 %s", pe2Addr)
+			}
+
+			tc.stop(t, f.pe[2])
+
+			// GoBGP records the session's end and keeps or drops the
+			// neighbor's paths in one step of its server loop, which also
+			// answers the Neighbors and RIB reads.
+			waitFor(t, "the RR to see PE2's session end", func() bool {
+				return neighborAt(t, f.rr, pe2Addr).State != bgp.StateEstablished
+			})
+			want := before
+			if !tc.wantKept {
+				want -= fromPE2
+			}
+			if got := ribPaths(t, f.rr); got != want {
+				t.Errorf("the RR's RIB holds %d paths after PE2 stopped, want %d (%d before, %d from PE2, kept %v)", got, want, before, fromPE2, tc.wantKept)
+			}
+			if tc.wantKept {
+				if m, ok := macEntry(f.pe[1], 100, macB); !ok || m.Source != evpn.SourceRemote {
+					t.Errorf("after PE2's Close PE1's entry for B = %+v, %v; want the remote MAC kept", m, ok)
+				}
+				if !fdbHas(t, ctx, f.pe[1], macB) {
+					t.Errorf("after PE2's Close PE1's %s lost B's MAC", p4.TableFDB)
+				}
+				return
+			}
+			waitFor(t, "PE1 to drop B's MAC", func() bool { _, ok := macEntry(f.pe[1], 100, macB); return !ok })
+			waitFor(t, "PE1's FIB to drop B's MAC", func() bool { return !fdbHas(t, ctx, f.pe[1], macB) })
+		})
+	}
+}
+
+// ribPaths is the number of paths in d's l2vpn-evpn RIB.
+func ribPaths(t *testing.T, d *p4evpn.Daemon) uint64 {
+	t.Helper()
+	r, err := d.Speaker().RIB(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Paths
+}
+
+// neighborAt is d's session with addr.
+func neighborAt(t *testing.T, d *p4evpn.Daemon, addr netip.Addr) bgp.NeighborState {
+	t.Helper()
+	nbs, err := d.Speaker().Neighbors(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nbs {
+		if n.Address == addr {
+			return n
+		}
+	}
+	t.Fatalf("%s has no neighbor %s", d.Config().Name, addr)
+	return bgp.NeighborState{}
+}
+
+// fdbHas reports whether d's switch holds an FDB entry for mac, read over
+// P4Runtime.
+func fdbHas(t *testing.T, ctx context.Context, d *p4evpn.Daemon, mac route.MAC) bool {
+	t.Helper()
+	fdb, err := d.Table(ctx, p4.TableFDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range fdb.Entries {
+		for _, v := range e.Match {
+			if v == mac.String() {
+				return true
+			}
+		}
+	}
+	return false
 }

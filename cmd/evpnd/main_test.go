@@ -220,9 +220,10 @@ type proc struct {
 	done    chan struct{}
 }
 
-func startProc(t *testing.T, bin, cfgPath string) *proc {
+func startProc(t *testing.T, bin, cfgPath string, flags ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(bin, "--config", cfgPath, "--log-format", "json"), records: make(chan map[string]any, 4096), done: make(chan struct{})}
+	args := append([]string{"--config", cfgPath, "--log-format", "json"}, flags...)
+	p := &proc{cmd: exec.Command(bin, args...), records: make(chan map[string]any, 4096), done: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -435,6 +436,143 @@ evis:
 		t.Errorf("steady ping across kill -9 and restart: %d sent, %d received, want none lost", tl.sent, tl.received)
 	}
 	t.Logf("kill -9 to reconciliation: %v; pings %d sent, %d received", reconciledIn.Round(time.Millisecond), tl.sent, tl.received)
+}
+
+// TestLeaveService stops an evpnd process, a PE of an in-process route
+// reflector, graceful restart with the RFC 8538 N bit on both sides and a
+// restart time (120 s) longer than the test waits. SIGTERM by default is a
+// controller restart: the RR keeps the PE's routes (stale). With
+// --on-sigterm=shutdown, or on POST /api/shutdown whatever the flag, the PE
+// leaves service: the RR has dropped its routes by the time it records
+// the session's end (one step of GoBGP's server loop), and evpnd exits
+// with status 0 on its own after the API call.
+func TestLeaveService(t *testing.T) {
+	dir := t.TempDir()
+	evpnd := build(t, dir, "github.com/p4evpn/p4evpn/cmd/evpnd")
+	tests := []struct {
+		desc  string
+		flags []string
+		// stop ends the process, or asks it to end.
+		stop     func(t *testing.T, p *proc)
+		wantKept bool
+	}{
+		{desc: "SIGTERM: restart", wantKept: true, stop: sigterm},
+		{desc: "SIGTERM with --on-sigterm=shutdown", flags: []string{"--on-sigterm", "shutdown"}, stop: sigterm},
+		{desc: "POST /api/shutdown", stop: func(t *testing.T, p *proc) {
+			resp, err := http.Post("http://"+p.metrics+"/api/shutdown", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"left_service": true`) {
+				t.Errorf("POST /api/shutdown: %s %s, want 200 and left_service", resp.Status, body)
+			}
+		}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			rrAddr := netip.AddrFrom4([4]byte{127, 0, 14, byte(10*i + 100)})
+			peAddr := netip.AddrFrom4([4]byte{127, 0, 14, byte(10*i + 1)})
+			port := freePort(t, rrAddr)
+			rrCfg, err := config.Parse([]byte(fmt.Sprintf(`
+name: rr
+mode: route-reflector
+router-id: %[1]s
+asn: 65000
+bgp:
+  listen: %[1]s:%[2]d
+  graceful-restart: 120s
+  neighbors:
+    - {address: %[3]s, route-reflector-client: true, passive: true, hold-time: 3s, keepalive: 1s}
+`, rrAddr, port, peAddr)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rr := startDaemon(t, ctx, rrCfg, p4evpn.WithLogger(slog.New(slog.DiscardHandler)))
+			cfgPath := filepath.Join(dir, fmt.Sprintf("pe%d.yaml", i))
+			if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+name: pe
+router-id: %[1]s
+asn: 65000
+bgp:
+  graceful-restart: 120s
+  neighbors:
+    - {address: %[2]s, port: %[3]d, local-address: %[1]s, hold-time: 3s, keepalive: 1s, connect-retry: 1s}
+ports:
+  - {id: 1, kind: access}
+  - {id: 10, kind: core}
+core: {port: 10, source-mac: "02:00:00:00:09:0a", next-hop-mac: "02:00:00:00:ff:0a"}
+evis:
+  - id: 100
+    attachment-circuits:
+      - {id: 1, port: 1, vlan: 100}
+    static-macs:
+      - {mac: "02:00:00:00:00:fe", ac: 1}
+metrics: 127.0.0.1:0
+`, peAddr, rrAddr, port)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p := startProc(t, evpnd, cfgPath, tc.flags...)
+			// The PE's inclusive multicast and static MAC routes, reported
+			// by the RR's speaker: GoBGP's watcher, which reads the paths'
+			// stale flag, is done with them before the PE stops and the
+			// server loop marks them stale (a data race in GoBGP v3.37.0).
+			const fromPE = 2
+			for deadline := time.Now().Add(waitLimit); rrRIB(t, rr).Reported != fromPE; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the RR never reported the PE's %d routes: %+v", fromPE, rrRIB(t, rr))
+				}
+			}
+
+			tc.stop(t, p)
+			if err := p.cmd.Wait(); err != nil {
+				t.Errorf("evpnd: %v, want exit status 0", err)
+			}
+			for deadline := time.Now().Add(waitLimit); sessionsUp(rr, 1); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the RR never saw the PE's session end")
+				}
+			}
+			want := uint64(0)
+			if tc.wantKept {
+				want = fromPE
+			}
+			if got := rrRIB(t, rr).Paths; got != want {
+				t.Errorf("after the PE stopped the RR holds %d paths, want %d (kept %v)", got, want, tc.wantKept)
+			}
+		})
+	}
+}
+
+func sigterm(t *testing.T, p *proc) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rrRIB is d's RIB summary.
+func rrRIB(t *testing.T, d *p4evpn.Daemon) bgp.RIBState {
+	t.Helper()
+	r, err := d.Speaker().RIB(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// freePort returns a TCP port that was free on addr a moment ago.
+func freePort(t *testing.T, addr netip.Addr) uint16 {
+	t.Helper()
+	l, err := net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
+	if err != nil {
+		t.Fatalf("find a free port on %s: %v", addr, err)
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port)
 }
 
 func startDaemon(t *testing.T, ctx context.Context, cfg *config.Config, opts ...p4evpn.Option) *p4evpn.Daemon {
