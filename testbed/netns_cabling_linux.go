@@ -131,12 +131,14 @@ func (f *Fabric) setupNetns(opts NetnsOptions) error {
 	default:
 		return fmt.Errorf("netns target %q: want %s or %s", opts.Target, TargetSoftswitch, TargetBMv2)
 	}
-	f.nsf = nf
-	f.netns = &netnsState{Fabric: f.topo.Name, Hosts: map[string]string{}}
-	f.nsHosts = map[string]*NetnsHost{}
+	// Checked before f.netns is set: Close must not remove another
+	// fabric's state file.
 	if _, err := os.Stat(statePath(f.topo.Name)); err == nil {
 		return fmt.Errorf("fabric %s: %s exists: a netns fabric of that name runs or crashed (testbed down %s)", f.topo.Name, statePath(f.topo.Name), f.topo.Name)
 	}
+	f.nsf = nf
+	f.netns = &netnsState{Fabric: f.topo.Name, Hosts: map[string]string{}, PEs: map[string]string{}}
+	f.nsHosts = map[string]*NetnsHost{}
 	// Namespace names must not collide: tb-F-core, tb-F-cables, one per PE
 	// and per host.
 	owner := map[string]string{"core": "the core", "cables": "the patch panel"}
@@ -170,6 +172,9 @@ func (f *Fabric) setupNetns(opts NetnsOptions) error {
 			return err
 		}
 		nf.peNS[spec.Name] = ns
+		f.netns.mu.Lock()
+		f.netns.PEs[spec.Name] = nsName(f.topo.Name, spec.Name)
+		f.netns.mu.Unlock()
 		cfg, err := f.topo.PEConfig(i)
 		if err != nil {
 			return err

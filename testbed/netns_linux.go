@@ -39,12 +39,14 @@ type netnsState struct {
 	Fabric     string            `json:"fabric"`
 	Namespaces []string          `json:"namespaces"`
 	Hosts      map[string]string `json:"hosts"` // host name → namespace
+	// PEs maps PE names to their namespaces (their ports pN, BMv2).
+	PEs map[string]string `json:"pes,omitempty"`
 
 	// kernelVLAN and kernelBond say whether the kernel has 8021q and
 	// bonding (containers often lack them).
 	kernelVLAN, kernelBond bool
 
-	mu sync.Mutex // mu guards Namespaces and Hosts
+	mu sync.Mutex // mu guards Namespaces, Hosts and PEs
 }
 
 // NetnsAvailable says whether this process can build namespaces.
@@ -199,8 +201,9 @@ func Down(fabric string) ([]string, error) {
 	return names, errors.Join(errs...)
 }
 
-// Exec runs args in the namespace of host, looked up in the running netns
-// fabrics' state files, with the given standard streams.
+// Exec runs args in the namespace of host (a host, or a PE: its ports and
+// target), looked up in the running netns fabrics' state files, with the
+// given standard streams.
 func Exec(ctx context.Context, host string, args []string, stdout, stderr *os.File) error {
 	ss, err := states("")
 	if err != nil {
@@ -211,10 +214,13 @@ func Exec(ctx context.Context, host string, args []string, stdout, stderr *os.Fi
 		if n, ok := s.Hosts[host]; ok {
 			ns = append(ns, n)
 		}
+		if n, ok := s.PEs[host]; ok {
+			ns = append(ns, n)
+		}
 	}
 	switch len(ns) {
 	case 0:
-		return fmt.Errorf("exec: no running netns fabric has a host %q (state files in %s)", host, StateDir)
+		return fmt.Errorf("exec: no running netns fabric has a host or PE %q (state files in %s)", host, StateDir)
 	case 1:
 	default:
 		return fmt.Errorf("exec: host %q is in several fabrics: %v", host, ns)

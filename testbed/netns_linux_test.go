@@ -156,6 +156,67 @@ func TestNetnsStraightCabling(t *testing.T) {
 	report(t, r, err)
 }
 
+// TestStartNetnsFabricRefuses: a bad target, a host whose namespace would
+// be the core's, or the state file of a fabric of the same name fail the
+// start with an error naming the value, and leave no namespace behind
+// and another fabric's state file in place.
+func TestStartNetnsFabricRefuses(t *testing.T) {
+	if err := NetnsAvailable(); err != nil {
+		t.Skip(err)
+	}
+	for _, tc := range []struct {
+		desc    string
+		opts    NetnsOptions
+		yaml    func(string) string
+		state   bool
+		wantErr string
+	}{
+		{desc: "bad target", opts: NetnsOptions{Target: "tofino"}, wantErr: `netns target "tofino"`},
+		{desc: "host named core", yaml: func(y string) string { return strings.Replace(y, "name: A,", "name: core,", 1) },
+			wantErr: `host core and the core would share namespace part "core"`},
+		{desc: "fabric of that name runs", state: true, wantErr: "a netns fabric of that name runs or crashed"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			n := testNet()
+			y := strings.ReplaceAll(string(DemoYAML()), "127.0.40.", fmt.Sprintf("127.0.%d.", n))
+			if tc.yaml != nil {
+				y = tc.yaml(y)
+			}
+			topo, err := ParseTopology([]byte(y), ".")
+			if err != nil {
+				t.Fatal(err)
+			}
+			topo.Name = fmt.Sprintf("r%d", n)
+			if tc.state {
+				if err := os.MkdirAll(StateDir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(statePath(topo.Name), []byte(`{"fabric":"`+topo.Name+`"}`), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				defer os.Remove(statePath(topo.Name))
+			}
+			f, err := StartNetnsFabric(context.Background(), topo, testLogger(), tc.opts)
+			if err == nil {
+				f.Close()
+				t.Fatalf("started; want an error containing %q", tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %q, want one containing %q", err, tc.wantErr)
+			}
+			if _, err := os.Stat(statePath(topo.Name)); (err == nil) != tc.state {
+				t.Errorf("state file present %v after the failed start, want %v", err == nil, tc.state)
+			}
+			for _, part := range []string{"cables", "core", "pe1", "a"} {
+				if h, err := netns.GetFromName(nsName(topo.Name, part)); err == nil {
+					h.Close()
+					t.Errorf("namespace %s left behind", nsName(topo.Name, part))
+				}
+			}
+		})
+	}
+}
+
 // TestParseKernelPing: an echo unanswered before a later answered one is
 // lost; those after the last reply (in flight when SIGINT stopped ping)
 // are trailing; runs of lost echoes and (DUP!) replies are counted.

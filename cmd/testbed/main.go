@@ -8,7 +8,7 @@
 //	testbed up [--netns [--target softswitch|bmv2]] [-v] FILE
 //	                                     start a fabric; runs until SIGTERM/SIGINT
 //	testbed down [FABRIC]                remove a netns fabric's namespaces (all when omitted)
-//	testbed exec HOST -- CMD [ARGS]      run a command in a netns host
+//	testbed exec HOST -- CMD [ARGS]      run a command in a netns host (or PE)
 //	testbed show FILE                    print the evpnd configs the testbed derives from FILE
 //
 // The demo needs nothing but Go: it runs in-process (softswitch engines on
@@ -49,7 +49,7 @@ const usage = `usage:
   testbed up [--netns [--target softswitch|bmv2]] [-v] FILE
                                        start the fabric of FILE until SIGTERM/SIGINT (--netns: as for demo)
   testbed down [FABRIC]                remove a netns fabric's namespaces (every one when omitted)
-  testbed exec HOST -- CMD [ARGS...]   run CMD in netns host HOST
+  testbed exec HOST -- CMD [ARGS...]   run CMD in netns host (or PE) HOST
   testbed show FILE                    print the evpnd configs derived from FILE`
 
 func run(args []string, out io.Writer) error {
