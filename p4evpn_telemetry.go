@@ -2,7 +2,9 @@ package p4evpn
 
 import (
 	"context"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,28 +24,36 @@ type publishedEVI struct {
 	// it). evpn keeps no such time, so it is when this loop first saw the
 	// MAC in the table: its events arrive as the PE changes.
 	macs map[route.MAC]time.Time
+	// groups are the EVI's aliasing groups as last published (nil while
+	// no MAC of the EVI forwards through one). A group changes without a
+	// MAC event (an A-D route rewrites it in place), so they are compared
+	// again after route updates (recheckAliasing).
+	groups map[asic.GroupID][]gnmi.L2NextHop
 }
 
 // telemetry is the state of the loop that feeds gNMI; only runTelemetry
 // touches it.
 type telemetry struct {
-	d         *Daemon
-	st        *gnmi.State
-	evis      map[uint32]*publishedEVI
-	dfs       map[[2]any]bool // {segment name, vlan}
-	neighbors map[netip.Addr]bool
+	d    *Daemon
+	st   *gnmi.State
+	evis map[uint32]*publishedEVI
+	dfs  map[[2]any]bool // {segment name, vlan}
+	// neighbors is the BGP neighbor state last published.
+	neighbors map[netip.Addr]gnmi.BGPNeighborState
 }
 
 // runTelemetry publishes the PE's state into the gNMI server: MAC table and
 // L2RIB entries as the PE's events say they change (ON_CHANGE), DF per
 // VLAN on elections, and on every TelemetryInterval (or at once after a
-// peer event or a Set) BGP neighbor state and interface counters.
+// peer event or a Set) BGP neighbor state and interface counters. Route
+// updates are seen within bgpRefreshDelay: BGP neighbor state is read that
+// often and, when it changed, published with the aliasing groups.
 func (d *Daemon) runTelemetry(ctx context.Context) {
 	if d.gnmiSrv == nil {
 		return
 	}
 	t := &telemetry{d: d, st: d.gnmiSrv.State(), evis: map[uint32]*publishedEVI{}, dfs: map[[2]any]bool{},
-		neighbors: map[netip.Addr]bool{}}
+		neighbors: map[netip.Addr]gnmi.BGPNeighborState{}}
 	var events <-chan evpn.Event
 	if d.pe != nil {
 		var err error
@@ -57,6 +67,12 @@ func (d *Daemon) runTelemetry(ctx context.Context) {
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	// updates samples the neighbors' counters (one GoBGP call, however
+	// many routes arrived), from the first time BGP state was read
+	// (bgpRead) for the reason below.
+	updates := time.NewTicker(bgpRefreshDelay)
+	defer updates.Stop()
+	bgpRead := false
 	// BGP state is first read at the first tick or peer event: a GoBGP
 	// call now could race with another speaker of the process starting
 	// (GoBGP's StartBgp writes package variables its servers read).
@@ -67,8 +83,14 @@ func (d *Daemon) runTelemetry(ctx context.Context) {
 			return
 		case <-tick.C:
 			t.poll(ctx)
+			bgpRead = true
+		case <-updates.C:
+			if bgpRead && t.publishNeighbors(ctx) {
+				t.recheckAliasing()
+			}
 		case <-d.kick:
 			t.refresh(ctx)
+			bgpRead = true
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
@@ -147,13 +169,14 @@ func (t *telemetry) publishEVI(n names, id uint32, only map[route.MAC]bool) {
 		pub = &publishedEVI{ni: e.name, vlan: e.cfg.VLAN, macs: map[route.MAC]time.Time{}}
 		t.evis[id] = pub
 	}
+	pub.groups, only = t.aliasingGroups(e.cfg.BD, table, pub.groups, only)
 	seen := make(map[route.MAC]bool, len(table))
 	for _, m := range table {
 		seen[m.MAC] = true
 		if only != nil && !only[m.MAC] {
 			continue
 		}
-		fib, rib := gnmi.FromEVPNMAC(id, pub.vlan, m, n.acs)
+		fib, rib := gnmi.FromEVPNMAC(id, pub.vlan, m, n.acs, pub.groups)
 		since, ok := pub.macs[m.MAC]
 		if !ok {
 			since = time.Now() // the gNMI server's clock
@@ -173,6 +196,24 @@ func (t *telemetry) publishEVI(n names, id uint32, only map[route.MAC]bool) {
 		t.st.DeleteL2RIBEntry(pub.ni, mac)
 		delete(pub.macs, mac)
 	}
+}
+
+// aliasingGroups reads bd's aliasing groups from the PE when a MAC of
+// table forwards through one (nil otherwise). When they differ from the
+// groups last published (prev), every MAC is republished: only becomes
+// nil.
+func (t *telemetry) aliasingGroups(bd asic.BridgeDomainID, table []evpn.MACState, prev map[asic.GroupID][]gnmi.L2NextHop,
+	only map[route.MAC]bool) (map[asic.GroupID][]gnmi.L2NextHop, map[route.MAC]bool) {
+	if !slices.ContainsFunc(table, func(m evpn.MACState) bool { return m.Dest.Kind == asic.ToAliasingGroup }) {
+		return nil, only
+	}
+	// DesiredState is the PE's whole forwarding state: read only for EVIs
+	// with multihomed remote MACs.
+	groups := gnmi.AliasingGroups(t.d.pe.DesiredState(), bd)
+	if !maps.EqualFunc(prev, groups, slices.Equal) {
+		only = nil
+	}
+	return groups, only
 }
 
 func (t *telemetry) publishSegments(n names) {
@@ -217,25 +258,32 @@ func (t *telemetry) publishPE() {
 	}
 }
 
-// poll publishes BGP neighbor state and interface counters.
+// bgpRefreshDelay is how often the BGP neighbors' counters are read to
+// notice route updates: they reach gNMI at most this late, at the cost of
+// one GoBGP call per delay.
+const bgpRefreshDelay = time.Second
+
+// recheckAliasing republishes the MACs of the EVIs whose aliasing groups
+// changed.
+func (t *telemetry) recheckAliasing() {
+	if t.d.pe == nil {
+		return
+	}
+	n := t.d.device.names()
+	for id, pub := range t.evis {
+		if pub.groups != nil {
+			t.publishEVI(n, id, map[route.MAC]bool{})
+		}
+	}
+}
+
+// poll publishes BGP neighbor state and interface counters, and
+// republishes the MACs of EVIs whose aliasing groups changed.
 func (t *telemetry) poll(ctx context.Context) {
+	t.recheckAliasing()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if nbs, err := t.d.speaker.Neighbors(ctx); err != nil {
-		t.d.log.Debug("telemetry: bgp neighbors", "err", err)
-	} else {
-		seen := map[netip.Addr]bool{}
-		for _, nb := range nbs {
-			seen[nb.Address] = true
-			t.st.SetBGPNeighbor(DefaultInstance, BGPProtocol, neighborState(nb))
-		}
-		for a := range t.neighbors {
-			if !seen[a] {
-				t.st.DeleteBGPNeighbor(DefaultInstance, BGPProtocol, a)
-			}
-		}
-		t.neighbors = seen
-	}
+	t.publishNeighbors(ctx)
 	if t.d.sw == nil {
 		return
 	}
@@ -269,6 +317,50 @@ func (t *telemetry) poll(ctx context.Context) {
 	}
 }
 
+// publishNeighbors publishes the state and counters of every BGP neighbor
+// whose state changed since last published (subscribers hear of changes
+// only) and reports whether any did.
+func (t *telemetry) publishNeighbors(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	nbs, err := t.d.speaker.Neighbors(ctx)
+	if err != nil {
+		t.d.log.Debug("telemetry: bgp neighbors", "err", err)
+		return false
+	}
+	changed := false
+	seen := make(map[netip.Addr]gnmi.BGPNeighborState, len(nbs))
+	for _, nb := range nbs {
+		st := neighborState(nb)
+		seen[nb.Address] = st
+		if prev, ok := t.neighbors[nb.Address]; !ok || !sameNeighborState(prev, st) {
+			t.st.SetBGPNeighbor(DefaultInstance, BGPProtocol, st)
+			changed = true
+		}
+	}
+	for a := range t.neighbors {
+		if _, ok := seen[a]; !ok {
+			t.st.DeleteBGPNeighbor(DefaultInstance, BGPProtocol, a)
+			changed = true
+		}
+	}
+	t.neighbors = seen
+	return changed
+}
+
+func sameNeighborState(a, b gnmi.BGPNeighborState) bool {
+	ae, be := a.EVPN, b.EVPN
+	a.EVPN, b.EVPN = nil, nil
+	if a.LastEstablished.Equal(b.LastEstablished) {
+		a.LastEstablished = b.LastEstablished // == would compare locations
+	}
+	if a != b || (ae == nil) != (be == nil) {
+		return false
+	}
+	return ae == nil || (ae.Active == be.Active && ae.Received == be.Received && ae.ReceivedPrePolicy == be.ReceivedPrePolicy &&
+		ae.Sent == be.Sent && (ae.Installed == nil) == (be.Installed == nil) && (ae.Installed == nil || *ae.Installed == *be.Installed))
+}
+
 func neighborState(nb bgp.NeighborState) gnmi.BGPNeighborState {
 	est := nb.State == "established"
 	transitions := uint64(nb.Flaps)
@@ -279,7 +371,10 @@ func neighborState(nb bgp.NeighborState) gnmi.BGPNeighborState {
 		Address: nb.Address, SessionState: gnmi.SessionState(strings.ToUpper(string(nb.State))),
 		EstablishedTransitions: transitions, LastEstablished: nb.EstablishedAt,
 		UpdatesSent: nb.UpdatesSent, UpdatesReceived: nb.UpdatesReceived, NotificationsRecved: nb.NotificationsReceived,
+		// No installed count: the PE does not count the routes it imports
+		// per BGP neighbor (behind a route reflector every route comes from
+		// one), and accepted is not installed.
 		EVPN: &gnmi.AFISafiState{Active: est, Received: uint32(nb.Accepted), ReceivedPrePolicy: uint32(nb.Received),
-			Sent: uint32(nb.Advertised), Installed: uint32(nb.Accepted)},
+			Sent: uint32(nb.Advertised)},
 	}
 }

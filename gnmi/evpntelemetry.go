@@ -1,14 +1,56 @@
 package gnmi
 
 import (
+	"net/netip"
+	"slices"
+
 	"github.com/p4evpn/p4evpn/asic"
 	"github.com/p4evpn/p4evpn/evpn"
 )
 
+// AliasingGroups resolves the aliasing groups the PE forwards bridge domain
+// bd's remote multihomed MACs through (RFC 7432 §8.4) into L2RIB next
+// hops, from the forwarding state the PE wants (evpn.PE.DesiredState):
+// each group's member PEs in the group's order (a single-active segment's
+// primary first) — the PEs that advertised the segment's per-ES and, for
+// the EVI, per-EVI Ethernet A-D routes — each with the label of its
+// per-EVI A-D route for bd, the label the switch pushes toward it. A
+// member without a label is unresolved. The next hops carry no ESI:
+// FromEVPNMAC sets the MAC's.
+func AliasingGroups(desired []asic.Entity, bd asic.BridgeDomainID) map[asic.GroupID][]L2NextHop {
+	addrs := map[asic.RemotePEID]netip.Addr{}
+	labels := map[asic.RemotePEID]uint32{}
+	var groups []asic.AliasingGroup
+	for _, e := range desired {
+		switch x := e.(type) {
+		case asic.RemotePE:
+			addrs[x.ID] = x.Address
+		case asic.ServiceLabel:
+			if x.BD == bd {
+				labels[x.PE] = x.Label
+			}
+		case asic.AliasingGroup:
+			groups = append(groups, x)
+		}
+	}
+	out := make(map[asic.GroupID][]L2NextHop, len(groups))
+	for _, g := range groups {
+		hops := make([]L2NextHop, 0, len(g.Members))
+		for _, id := range g.Members {
+			hops = append(hops, L2NextHop{PeerIP: addrs[id], Label: labels[id], Resolved: labels[id] != 0})
+		}
+		out[g.ID] = hops
+	}
+	return out
+}
+
 // FromEVPNMAC converts one row of evpn.PE.MACTable into the FIB entry and
 // the L2RIB entry State publishes for it. vlan is the EVI's VLAN; acs names
-// the attachment circuits (EVPNPlan.ACs).
-func FromEVPNMAC(evi uint32, vlan uint16, m evpn.MACState, acs map[asic.ACID]ACRef) (MACEntry, L2RIBEntry) {
+// the attachment circuits (EVPNPlan.ACs); groups are the EVI's aliasing
+// groups (AliasingGroups; nil when the EVI forwards through none). A MAC
+// forwarded through an aliasing group gets every member of the group as a
+// next hop, which State publishes as a next-hop group of the MAC's ESI.
+func FromEVPNMAC(evi uint32, vlan uint16, m evpn.MACState, acs map[asic.ACID]ACRef, groups map[asic.GroupID][]L2NextHop) (MACEntry, L2RIBEntry) {
 	fib := MACEntry{MAC: m.MAC, VLAN: vlan, EVI: evi, Static: m.Source == evpn.SourceStatic}
 	prod := L2RIBProducer{SeqNumber: m.Sequence, ESI: m.ESI, Sticky: m.Sticky}
 	if m.Frozen {
@@ -32,6 +74,17 @@ func FromEVPNMAC(evi uint32, vlan uint16, m evpn.MACState, acs map[asic.ACID]ACR
 			hop.Label = m.Dest.Label
 		}
 		prod.NextHops = []L2NextHop{hop}
+		if members, ok := groups[m.Dest.Group]; ok && m.Dest.Kind == asic.ToAliasingGroup {
+			prod.NextHops = slices.Clone(members)
+			for i := range prod.NextHops {
+				prod.NextHops[i].ESI = m.ESI
+			}
+			if len(members) == 0 {
+				// Every PE of the segment withdrew: nothing to forward to.
+				hop.Resolved = false
+				prod.NextHops = []L2NextHop{hop}
+			}
+		}
 		// A segment peer's MAC is forwarded on the local link (aliasing).
 		if ref, ok := acs[m.AC]; ok && m.Dest.Kind == asic.ToAC {
 			fib.Interface, fib.Subinterface = ref.Interface, ref.Subinterface

@@ -300,7 +300,9 @@ func (st *State) SetBGPNeighbor(ni, protocol string, n BGPNeighborState) {
 		add(uintVal(uint64(a.Received)), "prefixes", "received")
 		add(uintVal(uint64(a.ReceivedPrePolicy)), "prefixes", "received-pre-policy")
 		add(uintVal(uint64(a.Sent)), "prefixes", "sent")
-		add(uintVal(uint64(a.Installed)), "prefixes", "installed")
+		if a.Installed != nil {
+			add(uintVal(uint64(*a.Installed)), "prefixes", "installed")
+		}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -89,7 +89,7 @@ func TestStatePublishesEveryKind(t *testing.T) {
 	st.SetBGPNeighbor("DEFAULT", "BGP", BGPNeighborState{Address: netip.MustParseAddr("192.0.2.254"), SessionState: SessionEstablished,
 		EstablishedTransitions: 1, LastEstablished: time.Unix(0, 1_700_000_000_000_000_000), UpdatesReceived: 7,
 		NegotiatedHoldTime: 90, LocalPort: 40000, RemotePort: 179, RemoteAddress: netip.MustParseAddr("192.0.2.254"),
-		EVPN: &AFISafiState{Active: true, Received: 12, ReceivedPrePolicy: 12, Sent: 3, Installed: 10}})
+		EVPN: &AFISafiState{Active: true, Received: 12, ReceivedPrePolicy: 12, Sent: 3, Installed: ptr(uint32(10))}})
 	st.SetInterface(InterfaceState{Name: "eth1", OperStatus: "UP", AdminStatus: "UP", Ifindex: 1, Counters: InterfaceCounters{InOctets: 1500, OutPkts: 4}})
 	nb := "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor[neighbor-address=192.0.2.254]"
 	df := "/ethernet-segments/ethernet-segment[name=es1]/designated-forwarders/designated-forwarder[vlan=100]/state"
@@ -183,5 +183,21 @@ func TestParseElement(t *testing.T) {
 				t.Errorf("parseElement(%q) (-want +got):\n%s", tc.in, diff)
 			}
 		})
+	}
+}
+
+// TestBGPNeighborInstalledUnknown: a neighbor whose installed count the
+// device does not know publishes no installed leaf, not a copy of received.
+func TestBGPNeighborInstalledUnknown(t *testing.T) {
+	srv, addr := startServer(t, Options{})
+	c := dial(t, addr, "viewer", "viewer-secret")
+	srv.State().SetBGPNeighbor("DEFAULT", "BGP", BGPNeighborState{Address: netip.MustParseAddr("192.0.2.254"), SessionState: SessionEstablished,
+		EVPN: &AFISafiState{Active: true, Received: 12, ReceivedPrePolicy: 13, Sent: 3}})
+	prefixes := "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/" +
+		"neighbor[neighbor-address=192.0.2.254]/afi-safis/afi-safi[afi-safi-name=L2VPN_EVPN]/state/prefixes"
+	got := getJSON(t, c, prefixes, gpb.GetRequest_STATE, gpb.Encoding_JSON)
+	want := map[string]any{"received": float64(12), "received-pre-policy": float64(13), "sent": float64(3)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Get prefixes (-want +got):\n%s", diff)
 	}
 }

@@ -138,8 +138,11 @@ type BGPNeighborState struct {
 
 // AFISafiState is …/afi-safis/afi-safi[afi-safi-name=L2VPN_EVPN]/state.
 type AFISafiState struct {
-	Active                                       bool
-	Received, ReceivedPrePolicy, Sent, Installed uint32
+	Active                            bool
+	Received, ReceivedPrePolicy, Sent uint32
+	// Installed is the neighbor's routes selected and used for forwarding;
+	// nil (unknown) publishes no installed leaf rather than a guess.
+	Installed *uint32
 }
 
 // InterfaceState is the operational state and counters of a port:
