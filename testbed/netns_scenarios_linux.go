@@ -371,6 +371,9 @@ func (f *Fabric) NetnsMobility(ctx context.Context, vm, newPE string, newPort ui
 				return ev.MAC == mac && ev.Peer == h.pe.RouterID() && (ev.Kind == evpn.EventMACMoved || ev.Kind == evpn.EventMACAdded)
 			})
 		}
+		if last {
+			cancel() // a frozen MAC may never be learned: stop waiting
+		}
 		tLocal := <-localc // the learn precedes the FIB event; wctx bounds it
 		cancel()
 		verr := vmPing.Wait()
