@@ -408,7 +408,7 @@ func (f *Fabric) startNetnsTarget(ctx context.Context, pe *PENode) error {
 		if err != nil {
 			return errors.Join(fmt.Errorf("port %d: %w", p.ID, err), pe.engine.Close())
 		}
-		if err := pe.engine.AddPort(p.ID, port, portIface(p.ID)); err != nil {
+		if err := pe.engine.AddPort(p.ID, port, ""); err != nil {
 			return errors.Join(err, port.Close(), pe.engine.Close())
 		}
 	}
