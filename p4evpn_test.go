@@ -32,7 +32,8 @@ import (
 )
 
 // The fabric of these tests: a route reflector and two PEs, each a Daemon
-// built from a YAML config, on loopback addresses 127.0.10.x with real BGP;
+// built from a YAML config, on this run's loopback network (127.0.N.x, see
+// testNet: PE n is 127.0.N.n, the RR 127.0.N.100) with real BGP;
 // each PE runs the compiled p4/evpn.p4 on its own softswitch engine behind
 // a real P4Runtime server. The PEs' core ports are joined by an in-memory
 // link; Go hosts sit on the access ports.
@@ -42,7 +43,8 @@ import (
 const waitLimit = 30 * time.Second
 
 const (
-	rrAddr  = "127.0.10.100"
+	// rrHost is the RR's host number on the test network.
+	rrHost  = 100
 	bgpPort = 10179
 	asn     = 65000
 )
@@ -71,21 +73,21 @@ bgp:
   neighbors:
 %s
 metrics: 127.0.0.1:0
-`, rrAddr, asn, rrAddr, bgpPort, nb.String()))
+`, loopback(rrHost), asn, loopback(rrHost), bgpPort, nb.String()))
 }
 
-// peConfig is PE n (1, 2, ...): router id 127.0.10.n, access ports 1 and 2,
+// peConfig is PE n (1, 2, ...): router id loopback(n), access ports 1 and 2,
 // core port 10, EVI 100 with an AC on port 1 VLAN 100.
 func peConfig(t testing.TB, n int, extra string) *config.Config {
 	t.Helper()
 	return parse(t, fmt.Sprintf(`
 name: pe%[1]d
-router-id: 127.0.10.%[1]d
+router-id: %[7]s
 asn: %[2]d
 bgp:
   graceful-restart: 30s
   neighbors:
-    - {address: %[3]s, port: %[4]d, local-address: 127.0.10.%[1]d, hold-time: 3s, keepalive: 1s, connect-retry: 1s}
+    - {address: %[3]s, port: %[4]d, local-address: %[7]s, hold-time: 3s, keepalive: 1s, connect-retry: 1s}
 target:
   device-id: 1
 ports:
@@ -108,7 +110,7 @@ gnmi:
   listen: 127.0.0.1:0
   plaintext: true
 metrics: 127.0.0.1:0
-%[6]s`, n, asn, rrAddr, bgpPort, 3-n, extra))
+%[6]s`, n, asn, loopback(rrHost), bgpPort, 3-n, extra, loopback(n)))
 }
 
 func parse(t testing.TB, yaml string) *config.Config {
@@ -263,7 +265,7 @@ func startFabric(t testing.TB, edits ...func(n int, c *config.Config)) *fabric {
 	// The RR starts last: GoBGP's StartBgp writes package variables that
 	// every GoBGP server reads while it processes updates, so under the
 	// race detector no speaker may start once sessions carry routes.
-	f.rr = start(t, rrConfig(t, "127.0.10.1", "127.0.10.2"))
+	f.rr = start(t, rrConfig(t, loopback(1), loopback(2)))
 	waitFor(t, "the RR's sessions to both PEs", established(f.rr, 2))
 	return f
 }
@@ -306,8 +308,8 @@ func TestFabric(t *testing.T) {
 		return ok && m.Source == evpn.SourceRemote
 	})
 	m, _ := macEntry(f.pe[2], 100, macA)
-	if m.Peer != netip.MustParseAddr("127.0.10.1") {
-		t.Errorf("PE2's entry for %s points at %v, want PE1 127.0.10.1", macA, m.Peer)
+	if m.Peer != netip.MustParseAddr(loopback(1)) {
+		t.Errorf("PE2's entry for %s points at %v, want PE1 %s", macA, m.Peer, loopback(1))
 	}
 	if m1, ok := macEntry(f.pe[1], 100, macA); !ok || m1.Source != evpn.SourceLocal || m1.AC != 1 {
 		t.Errorf("PE1's entry for %s = %+v, %v; want a local MAC on AC 1", macA, m1, ok)
@@ -336,7 +338,7 @@ func TestFabric(t *testing.T) {
 	// BGP neighbor state, published on the PeerUp event.
 	waitFor(t, "PE2's session state in gNMI", func() bool {
 		get, err := gnmiClient(t, f.pe[2].GNMIAddr().String()).Get(ctx, &gpb.GetRequest{Path: []*gpb.Path{gpath(t,
-			"/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor[neighbor-address=127.0.10.100]/state/session-state")},
+			"/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor[neighbor-address="+loopback(rrHost)+"]/state/session-state")},
 			Type: gpb.GetRequest_STATE})
 		return err == nil && len(get.GetNotification()) > 0 && len(get.GetNotification()[0].GetUpdate()) > 0 &&
 			strings.Contains(get.GetNotification()[0].GetUpdate()[0].GetVal().String(), "ESTABLISHED")
@@ -713,8 +715,8 @@ func TestGNMIRoundTrip(t *testing.T) {
 	}
 
 	// BGP neighbors: add one, then a refused Set, then delete it.
-	nb := "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor[neighbor-address=127.0.13.9]"
-	add := []*gpb.Update{{Path: gpath(t, nb), Val: jsonVal(`{"config": {"neighbor-address": "127.0.13.9", "peer-as": 65000},
+	nb := "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor[neighbor-address=" + loopback(9) + "]"
+	add := []*gpb.Update{{Path: gpath(t, nb), Val: jsonVal(`{"config": {"neighbor-address": "` + loopback(9) + `", "peer-as": 65000},
 		"transport": {"config": {"passive-mode": true}}}`)}}
 	if _, err := c.Set(ctx, &gpb.SetRequest{Update: add}); err != nil {
 		t.Fatal(err)
@@ -730,7 +732,7 @@ func TestGNMIRoundTrip(t *testing.T) {
 		}
 		return out
 	}
-	if got := neighbors(); len(got) != 1 || got[0] != "127.0.13.9" {
+	if got := neighbors(); len(got) != 1 || got[0] != loopback(9) {
 		t.Errorf("after adding a neighbor over gNMI the speaker has %v", got)
 	}
 	bad := []*gpb.Update{
@@ -842,7 +844,7 @@ func TestMultihomedDF(t *testing.T) {
 		return func() bool {
 			segs := d.PE().Segments()
 			return len(segs) == 1 && len(segs[0].Candidates) == 2 && len(segs[0].DF) == 1 &&
-				segs[0].DF[0].DF == netip.MustParseAddr("127.0.10.1") && segs[0].DF[0].Local == local
+				segs[0].DF[0].DF == netip.MustParseAddr(loopback(1)) && segs[0].DF[0].Local == local
 		}
 	}
 	waitFor(t, "PE1 to be elected DF", elected(f.pe[1], true))
@@ -855,7 +857,7 @@ func TestMultihomedDF(t *testing.T) {
 			return false
 		}
 		v := string(get.GetNotification()[0].GetUpdate()[0].GetVal().GetJsonVal())
-		return strings.Contains(v, "127.0.10.1") && strings.Contains(v, `"local":true`)
+		return strings.Contains(v, `"`+loopback(1)+`"`) && strings.Contains(v, `"local":true`)
 	})
 	rows := f.pe[1].SegmentRows()
 	if len(rows) != 1 || rows[0].Name != "es1" || len(rows[0].DF) != 1 || !rows[0].DF[0].Local {

@@ -474,8 +474,8 @@ func TestLeaveService(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 			defer cancel()
-			rrAddr := netip.AddrFrom4([4]byte{127, 0, 14, byte(10*i + 100)})
-			peAddr := netip.AddrFrom4([4]byte{127, 0, 14, byte(10*i + 1)})
+			rrAddr := netip.AddrFrom4([4]byte{127, 0, 15, byte(10*i + 100)})
+			peAddr := netip.AddrFrom4([4]byte{127, 0, 15, byte(10*i + 1)})
 			port := freePort(t, rrAddr)
 			rrCfg, err := config.Parse([]byte(fmt.Sprintf(`
 name: rr
