@@ -115,7 +115,7 @@ func BenchmarkOnChangeLatency100k(b *testing.B) {
 		i++
 		mac := route.MAC{0x06, 0, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
 		start := time.Now()
-		srv.State().SetMACEntry("blue", MACEntry{MAC: mac, VLAN: 100, EVI: 100})
+		srv.State().SetMACEntry("blue", MACEntry{MAC: mac, VLAN: 100, EVI: 100, Since: start})
 		// One notification carries the entry's leaves (one timestamp).
 		got := 0
 		for got < 5 {

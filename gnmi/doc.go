@@ -11,8 +11,9 @@
 // calls. Telemetry flows the other way through Server.State: typed values
 // (MACEntry, L2RIBEntry, DesignatedForwarder, BGPNeighborState,
 // InterfaceState) are published into the openconfig/gnmi cache, from which
-// Get and every subscription read; FromEVPNMAC and SetEVPNSegment convert
-// evpn's telemetry.
+// Get and every subscription read; FromEVPNMAC, AliasingGroups and
+// SetEVPNSegment convert evpn's telemetry (a MAC behind a remote
+// multihomed segment becomes an L2RIB next-hop group of the segment's PEs).
 //
 // # Data
 //
