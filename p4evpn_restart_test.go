@@ -48,6 +48,7 @@ func BenchmarkControllerRestart(b *testing.B) {
 	pe2 := f.pe[2]
 	var closing, up, reconciling time.Duration
 	for range b.N {
+		rrReportedAll(b, f.rr)
 		t0 := time.Now()
 		if err := pe2.Close(); err != nil {
 			b.Fatal(err)
@@ -131,13 +132,7 @@ func TestShutdownWithdrawsAtOnce(t *testing.T) {
 				return ok && m.Source == evpn.SourceRemote
 			})
 			pe2Addr := f.pe[2].Config().RouterIDAddr()
-			// GoBGP's watcher reads the paths' stale flag that the RR's
-			// server loop sets when PE2 stops (a data race in GoBGP
-			// v3.37.0): let the RR's speaker report PE2's routes first.
-			waitFor(t, "the RR to report B's route", func() bool {
-				r, err := f.rr.Speaker().RIB(ctx)
-				return err == nil && uint64(r.Reported) == r.Destinations
-			})
+			rrReportedAll(t, f.rr)
 			before := ribPaths(t, f.rr)
 			fromPE2 := neighborAt(t, f.rr, pe2Addr).Accepted
 			if fromPE2 == 0 {
@@ -216,4 +211,18 @@ func fdbHas(t *testing.T, ctx context.Context, d *p4evpn.Daemon, mac route.MAC) 
 		}
 	}
 	return false
+}
+
+// rrReportedAll waits until the RR's speaker has reported a best path for
+// every route key in its RIB. GoBGP's watcher reads a path's stale flag
+// while it reports the path, and the RR's server loop sets that flag when
+// a graceful-restart neighbor's session ends (a data race in GoBGP
+// v3.37.0, copied into every path of the neighbor): a test that stops a PE
+// right after its routes changed waits for this first.
+func rrReportedAll(t testing.TB, rr *p4evpn.Daemon) {
+	t.Helper()
+	waitFor(t, "the RR to report every route", func() bool {
+		r, err := rr.Speaker().RIB(context.Background())
+		return err == nil && uint64(r.Reported) == r.Destinations
+	})
 }

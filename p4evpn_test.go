@@ -567,6 +567,7 @@ func TestRestartWritesNothing(t *testing.T) {
 		t.Fatalf("ping before the restart: %+v, %v", res, err)
 	}
 	waitFor(t, "PE2 to install A", func() bool { _, ok := macEntry(f.pe[2], 100, macA); return ok })
+	rrReportedAll(t, f.rr)
 	if err := f.pe[2].Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -26,7 +27,7 @@ type frr struct {
 
 // startFRR starts bgpd on addr:port reflecting between clients, which it
 // reaches on clientPort.
-func startFRR(t *testing.T, addr netip.Addr, port uint16, clients []netip.Addr, clientPort uint16) *frr {
+func startFRR(t testing.TB, addr netip.Addr, port uint16, clients []netip.Addr, clientPort uint16) *frr {
 	t.Helper()
 	if _, err := os.Stat(frrBGPD); err != nil {
 		t.Skipf("FRR interop needs %s (apt-get install frr): %v", frrBGPD, err)
@@ -79,7 +80,7 @@ router bgp %d
 }
 
 // vtysh runs a show command against this bgpd.
-func (f *frr) vtysh(t *testing.T, command string) string {
+func (f *frr) vtysh(t testing.TB, command string) string {
 	t.Helper()
 	out, err := exec.Command("vtysh", "--vty_socket", f.dir+"/", "-c", command).CombinedOutput()
 	if err != nil {
@@ -271,4 +272,50 @@ func TestFRREndOfRIBWithGracefulRestart(t *testing.T) {
 	if ev := evs[len(evs)-1]; ev.Peer != rrAddr || ev.PeerASN != testASN {
 		t.Errorf("End-of-RIB from %s AS %d, want FRR at %s AS %d", ev.Peer, ev.PeerASN, rrAddr, testASN)
 	}
+}
+
+// BenchmarkRestartBehindFRR restarts a PE speaker behind FRR's bgpd as
+// the route reflector, as evpnd's controller restart does: Close (Cease/
+// Administrative Reset with the RFC 8538 N bit, which FRR 8.4 answers as a
+// graceful-restart helper), then a new speaker with the same router id and
+// the R bit. up-ms is the time from the new speaker's start to its session
+// with FRR Established. FRR dials its clients too ("timers connect 1").
+func BenchmarkRestartBehindFRR(b *testing.B) {
+	rrAddr := netip.AddrFrom4([4]byte{127, 0, 25, 1})
+	peAddr := netip.AddrFrom4([4]byte{127, 0, 25, 2})
+	rrPort := freePort(b, rrAddr)
+	pePort := freePort(b, peAddr)
+	startFRR(b, rrAddr, rrPort, []netip.Addr{peAddr}, pePort)
+	log := slog.New(slog.DiscardHandler)
+	cfg := Config{
+		RouterID: peAddr, ASN: testASN, ListenAddress: peAddr, ListenPort: pePort,
+		Neighbors:       []Neighbor{fastNeighbor(rrAddr, peAddr, rrPort, testASN)},
+		GracefulRestart: &GracefulRestart{RestartTime: 120 * time.Second, Notification: true},
+	}
+	pe, err := New(cfg, WithLogger(log))
+	if err != nil {
+		b.Fatal(err)
+	}
+	waitPeerUp(b, pe, rrAddr)
+	restarted := cfg
+	gr := *cfg.GracefulRestart
+	gr.Restarting = true
+	restarted.GracefulRestart = &gr
+	var up time.Duration
+	b.ResetTimer()
+	for range b.N {
+		if err := pe.Close(); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if pe, err = New(restarted, WithLogger(log)); err != nil {
+			b.Fatal(err)
+		}
+		waitPeerUp(b, pe, rrAddr)
+		up += time.Since(t0)
+	}
+	b.StopTimer()
+	pe.Close()
+	b.ReportMetric(float64(up.Milliseconds())/float64(b.N), "up-ms")
+	b.ReportMetric(0, "ns/op")
 }

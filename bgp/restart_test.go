@@ -89,8 +89,20 @@ func TestCloseKeepsRoutesWithNotification(t *testing.T) {
 			if reason := evs[len(evs)-1].Reason; !strings.Contains(reason, tc.wantDownReasonSubstr) {
 				t.Errorf("PeerDown reason %q, want it to mention %q", reason, tc.wantDownReasonSubstr)
 			}
-			// GoBGP handles the session going down in one step: a
-			// withdrawal would be queued before the sentinel's route.
+			// GoBGP's server loop handles the session going down in one
+			// step (its Neighbors state and the withdrawals), after the
+			// PeerDown event, which comes from the session goroutine: once
+			// the reflector's table shows the session down, a withdrawal
+			// is queued before the sentinel's route.
+			poll(t, "the reflector's server loop to record the PE's session down", func() (bool, error) {
+				nbs, err := rr.Neighbors(context.Background())
+				for _, n := range nbs {
+					if n.Address == peAddr {
+						return n.State != StateEstablished, err
+					}
+				}
+				return false, err
+			})
 			evs = append(evs, waitSentinel(t, sentinel, rr, 1)...)
 			withdrawn := false
 			for _, ev := range evs {
