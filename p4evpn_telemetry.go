@@ -169,7 +169,7 @@ func (t *telemetry) publishEVI(n names, id uint32, only map[route.MAC]bool) {
 		pub = &publishedEVI{ni: e.name, vlan: e.cfg.VLAN, macs: map[route.MAC]time.Time{}}
 		t.evis[id] = pub
 	}
-	pub.groups, only = t.aliasingGroups(e.cfg.BD, table, pub.groups, only)
+	pub.groups, only = t.aliasingGroups(e.cfg.BD, table, pub.groups, only, nil)
 	seen := make(map[route.MAC]bool, len(table))
 	for _, m := range table {
 		seen[m.MAC] = true
@@ -198,18 +198,21 @@ func (t *telemetry) publishEVI(n names, id uint32, only map[route.MAC]bool) {
 	}
 }
 
-// aliasingGroups reads bd's aliasing groups from the PE when a MAC of
-// table forwards through one (nil otherwise). When they differ from the
-// groups last published (prev), every MAC is republished: only becomes
-// nil.
+// aliasingGroups reads bd's aliasing groups from the PE (or from a, when
+// not nil) when a MAC of table forwards through one (nil otherwise). When
+// they differ from the groups last published (prev), every MAC is
+// republished: only becomes nil.
 func (t *telemetry) aliasingGroups(bd asic.BridgeDomainID, table []evpn.MACState, prev map[asic.GroupID][]gnmi.L2NextHop,
-	only map[route.MAC]bool) (map[asic.GroupID][]gnmi.L2NextHop, map[route.MAC]bool) {
+	only map[route.MAC]bool, a *gnmi.Aliasing) (map[asic.GroupID][]gnmi.L2NextHop, map[route.MAC]bool) {
 	if !slices.ContainsFunc(table, func(m evpn.MACState) bool { return m.Dest.Kind == asic.ToAliasingGroup }) {
 		return nil, only
 	}
-	// DesiredState is the PE's whole forwarding state: read only for EVIs
-	// with multihomed remote MACs.
-	groups := gnmi.AliasingGroups(t.d.pe.DesiredState(), bd)
+	if a == nil {
+		// DesiredState is the PE's whole forwarding state (22 ms with
+		// 100k MACs): read only for EVIs with multihomed remote MACs.
+		a = gnmi.NewAliasing(t.d.pe.DesiredState())
+	}
+	groups := a.Groups(bd)
 	if !maps.EqualFunc(prev, groups, slices.Equal) {
 		only = nil
 	}
@@ -264,15 +267,24 @@ func (t *telemetry) publishPE() {
 const bgpRefreshDelay = time.Second
 
 // recheckAliasing republishes the MACs of the EVIs whose aliasing groups
-// changed.
+// changed, reading the PE's state once for all of them and an EVI's MAC
+// table only when its groups changed.
 func (t *telemetry) recheckAliasing() {
 	if t.d.pe == nil {
 		return
 	}
+	var a *gnmi.Aliasing
 	n := t.d.device.names()
 	for id, pub := range t.evis {
-		if pub.groups != nil {
-			t.publishEVI(n, id, map[route.MAC]bool{})
+		e, ok := n.evis[id]
+		if pub.groups == nil || !ok {
+			continue
+		}
+		if a == nil {
+			a = gnmi.NewAliasing(t.d.pe.DesiredState())
+		}
+		if !maps.EqualFunc(pub.groups, a.Groups(e.cfg.BD), slices.Equal) {
+			t.publishEVI(n, id, nil)
 		}
 	}
 }

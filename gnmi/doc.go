@@ -11,7 +11,7 @@
 // calls. Telemetry flows the other way through Server.State: typed values
 // (MACEntry, L2RIBEntry, DesignatedForwarder, BGPNeighborState,
 // InterfaceState) are published into the openconfig/gnmi cache, from which
-// Get and every subscription read; FromEVPNMAC, AliasingGroups and
+// Get and every subscription read; FromEVPNMAC, Aliasing and
 // SetEVPNSegment convert evpn's telemetry (a MAC behind a remote
 // multihomed segment becomes an L2RIB next-hop group of the segment's PEs).
 //

@@ -162,7 +162,7 @@ func TestFromEVPNMAC(t *testing.T) {
 	}
 }
 
-func TestAliasingGroups(t *testing.T) {
+func TestAliasing(t *testing.T) {
 	pe2, pe3 := netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
 	desired := []asic.Entity{
 		asic.RemotePE{ID: 1, Address: pe2}, asic.RemotePE{ID: 2, Address: pe3},
@@ -185,8 +185,8 @@ func TestAliasingGroups(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			opt := cmp.Exporter(func(reflect.Type) bool { return true })
-			if diff := cmp.Diff(tc.want, AliasingGroups(desired, tc.bd), opt); diff != "" {
-				t.Errorf("AliasingGroups (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tc.want, NewAliasing(desired).Groups(tc.bd), opt); diff != "" {
+				t.Errorf("Groups (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -206,7 +206,7 @@ func TestAliasedMACOverGet(t *testing.T) {
 	}
 	m := evpn.MACState{MAC: route.MustMAC("00:00:5e:00:53:01"), Source: evpn.SourceRemote, Peer: netip.MustParseAddr("192.0.2.3"),
 		ESI: esi, Sequence: 1, Dest: asic.Destination{Kind: asic.ToAliasingGroup, Group: 7}}
-	_, rib := FromEVPNMAC(100, 100, m, nil, AliasingGroups(desired, 100))
+	_, rib := FromEVPNMAC(100, 100, m, nil, NewAliasing(desired).Groups(100))
 	if err := srv.State().SetL2RIBEntry("blue", rib); err != nil {
 		t.Fatalf("SetL2RIBEntry: %v", err)
 	}

@@ -8,36 +8,52 @@ import (
 	"github.com/p4evpn/p4evpn/evpn"
 )
 
-// AliasingGroups resolves the aliasing groups the PE forwards bridge domain
-// bd's remote multihomed MACs through (RFC 7432 §8.4) into L2RIB next
-// hops, from the forwarding state the PE wants (evpn.PE.DesiredState):
-// each group's member PEs in the group's order (a single-active segment's
-// primary first) — the PEs that advertised the segment's per-ES and, for
-// the EVI, per-EVI Ethernet A-D routes — each with the label of its
-// per-EVI A-D route for bd, the label the switch pushes toward it. A
-// member without a label is unresolved. The next hops carry no ESI:
-// FromEVPNMAC sets the MAC's.
-func AliasingGroups(desired []asic.Entity, bd asic.BridgeDomainID) map[asic.GroupID][]L2NextHop {
-	addrs := map[asic.RemotePEID]netip.Addr{}
-	labels := map[asic.RemotePEID]uint32{}
-	var groups []asic.AliasingGroup
+// Aliasing resolves the aliasing groups the PE forwards remote multihomed
+// MACs through (RFC 7432 §8.4) into L2RIB next hops, from the forwarding
+// state the PE wants (evpn.PE.DesiredState): each group's member PEs — the
+// PEs that advertised the segment's per-ES and, for the EVI, per-EVI
+// Ethernet A-D routes — each with the label of its per-EVI A-D route, the
+// label the switch pushes toward it. Build it once per snapshot with
+// NewAliasing; Groups answers per bridge domain.
+type Aliasing struct {
+	addrs  map[asic.RemotePEID]netip.Addr
+	labels map[peBD]uint32
+	groups []asic.AliasingGroup
+}
+
+type peBD struct {
+	pe asic.RemotePEID
+	bd asic.BridgeDomainID
+}
+
+// NewAliasing indexes the remote PEs, service labels and aliasing groups
+// of desired.
+func NewAliasing(desired []asic.Entity) *Aliasing {
+	a := &Aliasing{addrs: map[asic.RemotePEID]netip.Addr{}, labels: map[peBD]uint32{}}
 	for _, e := range desired {
 		switch x := e.(type) {
 		case asic.RemotePE:
-			addrs[x.ID] = x.Address
+			a.addrs[x.ID] = x.Address
 		case asic.ServiceLabel:
-			if x.BD == bd {
-				labels[x.PE] = x.Label
-			}
+			a.labels[peBD{x.PE, x.BD}] = x.Label
 		case asic.AliasingGroup:
-			groups = append(groups, x)
+			a.groups = append(a.groups, x)
 		}
 	}
-	out := make(map[asic.GroupID][]L2NextHop, len(groups))
-	for _, g := range groups {
+	return a
+}
+
+// Groups returns every aliasing group's next hops for bridge domain bd:
+// the members in the group's order (a single-active segment's primary
+// first), a member without a label for bd unresolved. The next hops carry
+// no ESI: FromEVPNMAC sets the MAC's.
+func (a *Aliasing) Groups(bd asic.BridgeDomainID) map[asic.GroupID][]L2NextHop {
+	out := make(map[asic.GroupID][]L2NextHop, len(a.groups))
+	for _, g := range a.groups {
 		hops := make([]L2NextHop, 0, len(g.Members))
 		for _, id := range g.Members {
-			hops = append(hops, L2NextHop{PeerIP: addrs[id], Label: labels[id], Resolved: labels[id] != 0})
+			l := a.labels[peBD{id, bd}]
+			hops = append(hops, L2NextHop{PeerIP: a.addrs[id], Label: l, Resolved: l != 0})
 		}
 		out[g.ID] = hops
 	}
@@ -47,7 +63,7 @@ func AliasingGroups(desired []asic.Entity, bd asic.BridgeDomainID) map[asic.Grou
 // FromEVPNMAC converts one row of evpn.PE.MACTable into the FIB entry and
 // the L2RIB entry State publishes for it. vlan is the EVI's VLAN; acs names
 // the attachment circuits (EVPNPlan.ACs); groups are the EVI's aliasing
-// groups (AliasingGroups; nil when the EVI forwards through none). A MAC
+// groups (Aliasing.Groups; nil when the EVI forwards through none). A MAC
 // forwarded through an aliasing group gets every member of the group as a
 // next hop, which State publishes as a next-hop group of the MAC's ESI.
 func FromEVPNMAC(evi uint32, vlan uint16, m evpn.MACState, acs map[asic.ACID]ACRef, groups map[asic.GroupID][]L2NextHop) (MACEntry, L2RIBEntry) {
