@@ -40,6 +40,10 @@ type telemetry struct {
 	dfs  map[[2]any]bool // {segment name, vlan}
 	// neighbors is the BGP neighbor state last published.
 	neighbors map[netip.Addr]gnmi.BGPNeighborState
+	// aliasing is the PE's aliasing groups read during the current pass
+	// (onEvents, publishPE, recheckAliasing), which clears it first: one
+	// read of the PE's whole state per pass, however many EVIs need it.
+	aliasing *gnmi.Aliasing
 }
 
 // runTelemetry publishes the PE's state into the gNMI server: MAC table and
@@ -104,6 +108,7 @@ func (d *Daemon) runTelemetry(ctx context.Context) {
 // onEvents handles ev and every event already queued behind it, reading
 // each touched EVI's MAC table once.
 func (t *telemetry) onEvents(ctx context.Context, ev evpn.Event, events <-chan evpn.Event) {
+	t.aliasing = nil
 	dirty := map[uint32]map[route.MAC]bool{}
 	segments := false
 	add := func(ev evpn.Event) {
@@ -169,7 +174,7 @@ func (t *telemetry) publishEVI(n names, id uint32, only map[route.MAC]bool) {
 		pub = &publishedEVI{ni: e.name, vlan: e.cfg.VLAN, macs: map[route.MAC]time.Time{}}
 		t.evis[id] = pub
 	}
-	pub.groups, only = t.aliasingGroups(e.cfg.BD, table, pub.groups, only, nil)
+	pub.groups, only = t.aliasingGroups(e.cfg.BD, table, pub.groups, only)
 	seen := make(map[route.MAC]bool, len(table))
 	for _, m := range table {
 		seen[m.MAC] = true
@@ -198,21 +203,15 @@ func (t *telemetry) publishEVI(n names, id uint32, only map[route.MAC]bool) {
 	}
 }
 
-// aliasingGroups reads bd's aliasing groups from the PE (or from a, when
-// not nil) when a MAC of table forwards through one (nil otherwise). When
-// they differ from the groups last published (prev), every MAC is
-// republished: only becomes nil.
+// aliasingGroups returns bd's aliasing groups when a MAC of table forwards
+// through one (nil otherwise). When they differ from the groups last
+// published (prev), every MAC is republished: only becomes nil.
 func (t *telemetry) aliasingGroups(bd asic.BridgeDomainID, table []evpn.MACState, prev map[asic.GroupID][]gnmi.L2NextHop,
-	only map[route.MAC]bool, a *gnmi.Aliasing) (map[asic.GroupID][]gnmi.L2NextHop, map[route.MAC]bool) {
+	only map[route.MAC]bool) (map[asic.GroupID][]gnmi.L2NextHop, map[route.MAC]bool) {
 	if !slices.ContainsFunc(table, func(m evpn.MACState) bool { return m.Dest.Kind == asic.ToAliasingGroup }) {
 		return nil, only
 	}
-	if a == nil {
-		// DesiredState is the PE's whole forwarding state (22 ms with
-		// 100k MACs): read only for EVIs with multihomed remote MACs.
-		a = gnmi.NewAliasing(t.d.pe.DesiredState())
-	}
-	groups := a.Groups(bd)
+	groups := t.aliasingSnapshot().Groups(bd)
 	if !maps.EqualFunc(prev, groups, slices.Equal) {
 		only = nil
 	}
@@ -247,6 +246,7 @@ func (t *telemetry) refresh(ctx context.Context) {
 
 // publishPE republishes the MAC tables and the DFs.
 func (t *telemetry) publishPE() {
+	t.aliasing = nil
 	if t.d.pe != nil {
 		n := t.d.device.names()
 		for id := range t.evis {
@@ -266,6 +266,17 @@ func (t *telemetry) publishPE() {
 // one GoBGP call per delay.
 const bgpRefreshDelay = time.Second
 
+// aliasingSnapshot returns the pass's aliasing groups, reading them from
+// the PE the first time. DesiredState is the PE's whole forwarding state
+// (22 ms with 100k MACs): it is read only for EVIs with multihomed remote
+// MACs.
+func (t *telemetry) aliasingSnapshot() *gnmi.Aliasing {
+	if t.aliasing == nil {
+		t.aliasing = gnmi.NewAliasing(t.d.pe.DesiredState())
+	}
+	return t.aliasing
+}
+
 // recheckAliasing republishes the MACs of the EVIs whose aliasing groups
 // changed, reading the PE's state once for all of them and an EVI's MAC
 // table only when its groups changed.
@@ -273,17 +284,14 @@ func (t *telemetry) recheckAliasing() {
 	if t.d.pe == nil {
 		return
 	}
-	var a *gnmi.Aliasing
+	t.aliasing = nil
 	n := t.d.device.names()
 	for id, pub := range t.evis {
 		e, ok := n.evis[id]
 		if pub.groups == nil || !ok {
 			continue
 		}
-		if a == nil {
-			a = gnmi.NewAliasing(t.d.pe.DesiredState())
-		}
-		if !maps.EqualFunc(pub.groups, a.Groups(e.cfg.BD), slices.Equal) {
+		if !maps.EqualFunc(pub.groups, t.aliasingSnapshot().Groups(e.cfg.BD), slices.Equal) {
 			t.publishEVI(n, id, nil)
 		}
 	}
