@@ -355,6 +355,16 @@ const restartCommunication = "p4evpn speaker restarting"
 // the neighbor's IdleHoldTimeAfterReset (ConnectRetry, at least 1 s) before
 // reconnecting, far longer than the delete that follows takes.
 func (s *Speaker) resetSessionsAndWait() {
+	// Forget earlier session losses of every neighbor before listing the
+	// established ones: a session that the neighbor ends between the list
+	// and the reset (a reflector closing at the same time) is then seen
+	// down instead of awaited until closeGrace.
+	if err := s.srv.ListPeer(context.Background(), &api.ListPeerRequest{}, func(p *api.Peer) {
+		s.glog.expectDown(p.GetConf().GetNeighborAddress())
+	}); err != nil {
+		s.log.Warn("close: cannot list neighbors", "err", err)
+		return
+	}
 	var addrs []string
 	if err := s.srv.ListPeer(context.Background(), &api.ListPeerRequest{}, func(p *api.Peer) {
 		if p.GetState().GetSessionState() == api.PeerState_ESTABLISHED {
@@ -365,23 +375,42 @@ func (s *Speaker) resetSessionsAndWait() {
 		return
 	}
 	for _, a := range addrs {
-		s.glog.expectDown(a)
 		if err := s.srv.ResetPeer(context.Background(), &api.ResetPeerRequest{Address: a, Communication: restartCommunication}); err != nil {
 			s.log.Warn("close: cannot reset neighbor", "neighbor", a, "err", err)
 		}
 	}
 	deadline := time.NewTimer(closeGrace)
 	defer deadline.Stop()
+	// The log hook misses a loss it reported before expectDown, which
+	// GoBGP's server loop may still show as Established in the list
+	// above: poll the server's state too.
+	poll := time.NewTicker(closePoll)
+	defer poll.Stop()
 	for _, a := range addrs {
-		for !s.glog.sessionDown(a) {
+		for !s.glog.sessionDown(a) && s.sessionEstablished(a) {
 			select {
 			case <-s.glog.sessionSignal():
+			case <-poll.C:
 			case <-deadline.C:
 				s.log.Warn("close: a neighbor's session did not go down in time", "neighbor", a, "wait", closeGrace)
 				return
 			}
 		}
 	}
+}
+
+// closePoll is how often Close reads GoBGP's session states while it
+// waits for sessions to go down.
+const closePoll = 50 * time.Millisecond
+
+// sessionEstablished reports whether GoBGP's server loop records the
+// neighbor's session as Established.
+func (s *Speaker) sessionEstablished(addr string) bool {
+	up := false
+	err := s.srv.ListPeer(context.Background(), &api.ListPeerRequest{Address: addr}, func(p *api.Peer) {
+		up = p.GetState().GetSessionState() == api.PeerState_ESTABLISHED
+	})
+	return err == nil && up
 }
 
 // sendLoop hands queued events to the Events channel. It is the only
