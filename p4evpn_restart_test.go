@@ -138,6 +138,7 @@ func TestShutdownWithdrawsAtOnce(t *testing.T) {
 				m, ok := macEntry(f.pe[1], 100, macB)
 				return ok && m.Source == evpn.SourceRemote
 			})
+			waitFor(t, "PE1's FIB to hold B's MAC", func() bool { return fdbHas(t, ctx, f.pe[1], macB) })
 			pe2Addr := f.pe[2].Config().RouterIDAddr()
 			rrReportedAll(t, f.rr)
 			before := ribPaths(t, f.rr)

@@ -98,7 +98,8 @@ type GracefulRestart struct {
 	// Restarting sets the R bit: this process is a restart of a speaker
 	// whose forwarding state survived (evpnd after a restart). A
 	// restarting speaker dials each neighbor at once, without the 1-2 s
-	// jitter of GoBGP's first attempt, since the neighbor waits for it.
+	// jitter of GoBGP's first attempt, since the neighbor waits for it,
+	// and retries after 100, 200, 400 and 800 ms while it is refused.
 	Restarting bool
 	// DeferralTime bounds how long a restarting speaker waits for
 	// End-of-RIB; 0 means GoBGP's default (360 s).

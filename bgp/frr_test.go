@@ -281,8 +281,8 @@ func TestFRREndOfRIBWithGracefulRestart(t *testing.T) {
 // the R bit. up-ms is the time from the new speaker's start to its session
 // with FRR Established. FRR dials its clients too ("timers connect 1").
 func BenchmarkRestartBehindFRR(b *testing.B) {
-	rrAddr := netip.AddrFrom4([4]byte{127, 0, 25, 1})
-	peAddr := netip.AddrFrom4([4]byte{127, 0, 25, 2})
+	rrAddr := netip.AddrFrom4([4]byte{127, 0, 38, 1})
+	peAddr := netip.AddrFrom4([4]byte{127, 0, 38, 2})
 	rrPort := freePort(b, rrAddr)
 	pePort := freePort(b, peAddr)
 	startFRR(b, rrAddr, rrPort, []netip.Addr{peAddr}, pePort)

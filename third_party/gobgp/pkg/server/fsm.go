@@ -39,6 +39,10 @@ import (
 
 const (
 	minConnectRetryInterval = 1
+	// A restarting speaker dials at once, then retries after 100, 200,
+	// 400 and 800 ms before it falls back to the jittered retry timer.
+	maxRestartDials    = 5
+	restartDialBackoff = 100 * time.Millisecond
 )
 
 type fsmStateReasonType uint8
@@ -201,8 +205,9 @@ type fsm struct {
 	// state has passed: how long every later Idle state lasts (the
 	// server's IdleHoldTimeOption, holdtimeIdle by default).
 	nextIdleHold float64
-	// dialed is set once connectLoop has started its first attempt.
-	dialed bool
+	// restartDials counts connectLoop's attempts without jitter while
+	// this speaker is restarting.
+	restartDials int
 }
 
 func (fsm *fsm) bgpMessageStateUpdate(MessageType uint8, isIn bool) {
@@ -543,22 +548,30 @@ func (h *fsmHandler) connectLoop(ctx context.Context, wg *sync.WaitGroup) {
 		return tick, addr, port, password, ttl, ttlMin, fsm.pConf.Transport.Config.TcpMss, fsm.pConf.Transport.Config.LocalAddress, int(fsm.pConf.Transport.Config.LocalPort), fsm.pConf.Transport.Config.BindInterface
 	}()
 
-	// A restarting speaker (RFC 4724) dials its neighbor at once the first
-	// time: the helper keeps its routes and waits for it, so the jittered
-	// wait below only delays the reconnection. Later attempts (and every
-	// attempt of a speaker that is not restarting) keep the jitter, which
-	// avoids connection collisions and bounds the rate of attempts.
+	// A restarting speaker (RFC 4724) dials its neighbor at once: the
+	// helper keeps its routes and waits for it, so the jittered wait
+	// below only delays the reconnection. A helper that still refuses it
+	// (busy clearing the old session) gets a few retries with a short
+	// backoff. Later attempts, and every attempt of a speaker that is not
+	// restarting, keep the jitter, which avoids connection collisions and
+	// bounds the rate of attempts.
 	fsm.lock.Lock()
-	dialNow := !fsm.dialed && fsm.pConf.GracefulRestart.State.LocalRestarting
-	fsm.dialed = true
+	fast := fsm.pConf.GracefulRestart.State.LocalRestarting && fsm.restartDials < maxRestartDials
+	var fastWait time.Duration
+	if fast {
+		if fsm.restartDials > 0 {
+			fastWait = restartDialBackoff << (fsm.restartDials - 1)
+		}
+		fsm.restartDials++
+	}
 	fsm.lock.Unlock()
 
 	tick := minConnectRetryInterval
 	for {
 		r := rand.New(rand.NewSource(time.Now().UnixNano()))
 		wait := time.Duration(r.Intn(tick*1000)+tick*1000) * time.Millisecond
-		if dialNow {
-			wait, dialNow = 0, false
+		if fast {
+			wait, fast = fastWait, false
 		}
 		timer := time.NewTimer(wait)
 		select {
