@@ -96,8 +96,9 @@ type Neighbor struct {
 
 // Target is the P4Runtime switch the PE programs.
 type Target struct {
-	// Address of a P4Runtime server (BMv2, a hardware switch). Empty runs
-	// the embedded softswitch in-process.
+	// Address of a P4Runtime server (BMv2, a hardware switch): HOST:PORT,
+	// or unix:///PATH for a Unix socket (a target in another network
+	// namespace). Empty runs the embedded softswitch in-process.
 	Address  string `yaml:"address"`
 	DeviceID uint64 `yaml:"device-id"`
 	// ElectionID is this controller's election id; ElectionIDFile instead
@@ -113,6 +114,23 @@ type Target struct {
 	// Interfaces maps embedded-softswitch ports to Linux interfaces
 	// (AF_PACKET, root); ports not listed are in-memory.
 	Interfaces map[uint32]string `yaml:"interfaces"`
+	// LearningDigestDelay is how long the target may buffer learned MACs
+	// before it sends them (P4Runtime DigestEntry max_timeout_ns): a
+	// learn's latency against fewer, larger messages. Unset means 1ms; 0
+	// means each learned MAC is sent at once (lists of one). Set 0 on BMv2:
+	// its PI server raises any other value below 100ms to 100ms.
+	LearningDigestDelay *time.Duration `yaml:"learning-digest-delay"`
+}
+
+// DefaultLearningDigestDelay is Target.LearningDigestDelay when unset.
+const DefaultLearningDigestDelay = time.Millisecond
+
+// DigestDelay is the effective learning digest delay.
+func (t Target) DigestDelay() time.Duration {
+	if t.LearningDigestDelay == nil {
+		return DefaultLearningDigestDelay
+	}
+	return *t.LearningDigestDelay
 }
 
 // Port is one switch port and the side it faces.
@@ -357,10 +375,17 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) validateSwitch(add func(error)) {
-	if c.Target.Address != "" {
-		if _, _, err := splitHostPort(c.Target.Address); err != nil {
-			add(bad("target.address", strconv.Quote(c.Target.Address), "want HOST:PORT"))
+	if a := c.Target.Address; strings.HasPrefix(a, "unix:") {
+		if p := strings.TrimPrefix(strings.TrimPrefix(a, "unix:"), "//"); !strings.HasPrefix(p, "/") || p == "/" {
+			add(bad("target.address", strconv.Quote(a), "want unix:///ABSOLUTE/PATH for a Unix socket"))
 		}
+	} else if a != "" {
+		if _, _, err := splitHostPort(a); err != nil {
+			add(bad("target.address", strconv.Quote(a), "want HOST:PORT or unix:///PATH"))
+		}
+	}
+	if d := c.Target.DigestDelay(); d < 0 || d > time.Second {
+		add(bad("target.learning-digest-delay", d, "want 0 (send each at once) up to 1s"))
 	}
 	if c.Target.ElectionID != 0 && c.Target.ElectionIDFile != "" {
 		add(bad("target.election-id", c.Target.ElectionID, "set election-id or election-id-file, not both"))

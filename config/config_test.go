@@ -205,6 +205,61 @@ func TestIdleHoldTime(t *testing.T) {
 	}
 }
 
+func TestTargetAddressAndDigestDelay(t *testing.T) {
+	const example = "learning-digest-delay: 1ms "
+	for _, tc := range []struct {
+		desc      string
+		addr      string // target.address line value; empty leaves it unset
+		delay     string // replaces the example's learning-digest-delay line
+		wantDelay time.Duration
+		wantErr   []string
+	}{
+		{desc: "example", delay: example, wantDelay: time.Millisecond},
+		{desc: "unset delay", delay: "", wantDelay: DefaultLearningDigestDelay},
+		{desc: "zero: each digest at once", delay: "learning-digest-delay: 0s ", wantDelay: 0},
+		{desc: "host and port", addr: "127.0.0.1:9559", delay: example, wantDelay: time.Millisecond},
+		{desc: "unix socket", addr: "unix:///run/bmv2/pe1.sock", delay: example, wantDelay: time.Millisecond},
+		{desc: "unix socket, one slash", addr: "unix:/run/bmv2/pe1.sock", delay: example, wantDelay: time.Millisecond},
+		{desc: "relative unix socket", addr: "unix:pe1.sock", delay: example, wantErr: []string{"target.address", `"unix:pe1.sock"`, "ABSOLUTE"}},
+		{desc: "unix socket with a host", addr: "unix://host/pe1.sock", delay: example, wantErr: []string{"target.address", "unix://host/pe1.sock"}},
+		{desc: "no port", addr: "switch1", delay: example, wantErr: []string{"target.address", `"switch1"`, "HOST:PORT"}},
+		{desc: "negative delay", delay: "learning-digest-delay: -1ms ", wantErr: []string{"target.learning-digest-delay", "-1ms"}},
+		{desc: "delay too long", delay: "learning-digest-delay: 2s ", wantErr: []string{"target.learning-digest-delay", "2s"}},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			s := string(loadExample(t))
+			if !strings.Contains(s, example) {
+				t.Fatalf("example has no %q", example)
+			}
+			s = strings.Replace(s, example, tc.delay, 1)
+			if tc.addr != "" {
+				s = strings.Replace(s, "  device-id: 1\n", "  address: "+tc.addr+"\n  device-id: 1\n", 1)
+			}
+			c, err := Parse([]byte(s))
+			if len(tc.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("Parse succeeded, want an error naming %q", tc.wantErr)
+				}
+				for _, w := range tc.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not contain %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.addr != "" && c.Target.Address != tc.addr {
+				t.Errorf("Target.Address = %q, want %q", c.Target.Address, tc.addr)
+			}
+			if got := c.Target.DigestDelay(); got != tc.wantDelay {
+				t.Errorf("DigestDelay() = %v, want %v", got, tc.wantDelay)
+			}
+		})
+	}
+}
+
 func TestRouteReflectorConfig(t *testing.T) {
 	c, err := Parse([]byte(`
 mode: route-reflector

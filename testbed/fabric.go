@@ -280,8 +280,14 @@ func (pe *PENode) startDaemon(ctx context.Context) error {
 	cfg := *pe.config
 	opts := []p4evpn.Option{p4evpn.WithLogger(pe.log), p4evpn.WithRegistry(reg)}
 	if pe.bmv2 != nil {
-		// A remote target: the daemon pushes the pipeline itself.
+		// A remote target: the daemon pushes the pipeline itself. BMv2's
+		// PI raises any learning digest delay below 100ms to 100ms, so
+		// learns go at once instead (config target.learning-digest-delay).
 		cfg.Target.Address = pe.bmv2.Address()
+		if cfg.Target.LearningDigestDelay == nil {
+			zero := time.Duration(0)
+			cfg.Target.LearningDigestDelay = &zero
+		}
 	} else {
 		opts = append(opts, p4evpn.WithEmbeddedTarget(pe.target))
 	}

@@ -38,13 +38,9 @@ func TestNetnsFabricBMv2(t *testing.T) {
 	if _, err := BMv2Binary(); err != nil {
 		t.Skip(err)
 	}
-	// Known deviation, not asserted: PI's digest manager raises a
-	// max_timeout_ns under 100 ms to 100 ms and sends buffered digests
-	// from a periodic sweep (PI proto/frontend/src/digest_mgr.cpp,
-	// min_max_timeout_ns), so p4asic's 1 ms learning-digest timeout
-	// becomes 0-100 ms plus the sweep: a moved MAC is learned some 120-180
-	// ms after its first frame instead of a few ms (the mobility figures).
-	t.Log("BMv2: learning digests wait for PI's 100 ms sweep (max_timeout_ns floor): mobility converges in ~100+ ms, not ~6 ms")
+	// The PEs' evpnd run with learning-digest-delay 0 (startDaemon): PI
+	// raises a non-zero max_timeout_ns under 100 ms to 100 ms, which made
+	// a moved MAC's learn take 105-200 ms.
 	testNetnsFabric(t, NetnsOptions{Target: TargetBMv2})
 }
 
