@@ -14,14 +14,16 @@ import (
 	"github.com/p4evpn/p4evpn/evpn/route"
 )
 
-// The telemetry fabric: a route reflector and three PEs on 127.0.14.x
-// (apart from the other tests' 127.0.10.x) with real BGP and memswitch
+// The telemetry fabric: a route reflector and three PEs on hosts .140 and
+// .41-.43 of the test process's network (apart from the other tests'
+// speakers at .1, .2 and .100) with real BGP and memswitch
 // switches. PE1 and PE2 share the all-active segment es1, where PE1 has a
 // static MAC; PE3 is single-homed and reaches the MAC through aliasing.
-const (
-	telemetryRR  = "127.0.14.100"
-	telemetryESI = "00:11:22:33:44:55:66:77:88:14"
-)
+const telemetryESI = "00:11:22:33:44:55:66:77:88:14"
+
+// telemetryPEAddr is PE n's address; telemetryRR the reflector's.
+func telemetryPEAddr(n int) string { return loopback(40 + n) }
+func telemetryRR() string          { return loopback(140) }
 
 var aliasedMAC = route.MustMAC("02:00:00:00:14:01")
 
@@ -37,11 +39,11 @@ func telemetryPE(t testing.TB, n int) *config.Config {
 	}
 	return parse(t, fmt.Sprintf(`
 name: pe%[1]d
-router-id: 127.0.14.%[1]d
+router-id: %[8]s
 asn: %[2]d
 bgp:
   neighbors:
-    - {address: %[3]s, port: %[4]d, local-address: 127.0.14.%[1]d, hold-time: 3s, keepalive: 1s, connect-retry: 1s}
+    - {address: %[3]s, port: %[4]d, local-address: %[8]s, hold-time: 3s, keepalive: 1s, connect-retry: 1s}
 target:
   device-id: 1
 ports:
@@ -63,7 +65,7 @@ timers:
 %[6]s%[7]sgnmi:
   listen: 127.0.0.1:0
   plaintext: true
-`, n, asn, telemetryRR, bgpPort, segment, ac2, static))
+`, n, asn, telemetryRR(), bgpPort, segment, ac2, static, telemetryPEAddr(n)))
 }
 
 func telemetryRRConfig(t testing.TB) *config.Config {
@@ -76,10 +78,10 @@ asn: %[2]d
 bgp:
   listen: %[1]s:%[3]d
   neighbors:
-    - {address: 127.0.14.1, route-reflector-client: true, passive: true, hold-time: 3s, keepalive: 1s}
-    - {address: 127.0.14.2, route-reflector-client: true, passive: true, hold-time: 3s, keepalive: 1s}
-    - {address: 127.0.14.3, route-reflector-client: true, passive: true, hold-time: 3s, keepalive: 1s}
-`, telemetryRR, asn, bgpPort))
+    - {address: %[4]s, route-reflector-client: true, passive: true, hold-time: 3s, keepalive: 1s}
+    - {address: %[5]s, route-reflector-client: true, passive: true, hold-time: 3s, keepalive: 1s}
+    - {address: %[6]s, route-reflector-client: true, passive: true, hold-time: 3s, keepalive: 1s}
+`, telemetryRR(), asn, bgpPort, telemetryPEAddr(1), telemetryPEAddr(2), telemetryPEAddr(3)))
 }
 
 // getJSONState reads path from d's gNMI server as one JSON value.
@@ -118,7 +120,7 @@ func TestTelemetry(t *testing.T) {
 	t.Run("aliasing: a next-hop group of both segment PEs", func(t *testing.T) {
 		want := map[string]uint32{}
 		for n := 1; n <= 2; n++ {
-			want[fmt.Sprintf("127.0.14.%d", n)] = pe[n].PE().EVIs()[0].UnicastLabel
+			want[telemetryPEAddr(n)] = pe[n].PE().EVIs()[0].UnicastLabel
 		}
 		var got map[string]uint32
 		waitFor(t, "PE3's L2RIB to publish the aliased MAC through a next-hop group", func() bool {
@@ -151,7 +153,7 @@ func TestTelemetry(t *testing.T) {
 	t.Run("BGP prefix counters follow route updates", func(t *testing.T) {
 		prefixes := fmt.Sprintf("/network-instances/network-instance[name=%s]/protocols/protocol[identifier=BGP][name=%s]/bgp/neighbors/"+
 			"neighbor[neighbor-address=%s]/afi-safis/afi-safi[afi-safi-name=L2VPN_EVPN]/state/prefixes",
-			p4evpn.DefaultInstance, p4evpn.BGPProtocol, telemetryRR)
+			p4evpn.DefaultInstance, p4evpn.BGPProtocol, telemetryRR())
 		var last map[string]any
 		waitFor(t, "PE3's published received count to match its speaker's", func() bool {
 			nbs, err := pe[3].Speaker().Neighbors(ctx)
@@ -182,8 +184,8 @@ func TestTelemetry(t *testing.T) {
 			got = bgpHops(rib, aliasedMAC)
 			return len(got) == 1
 		})
-		if want := pe[1].PE().EVIs()[0].UnicastLabel; got["127.0.14.1"] != want {
-			t.Errorf("after the withdrawal the next hops are %v, want 127.0.14.1 with label %d", got, want)
+		if want := pe[1].PE().EVIs()[0].UnicastLabel; got[telemetryPEAddr(1)] != want {
+			t.Errorf("after the withdrawal the next hops are %v, want %s with label %d", got, telemetryPEAddr(1), want)
 		}
 	})
 }

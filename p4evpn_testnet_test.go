@@ -19,7 +19,7 @@ var testNet byte
 // testNetCandidates are the /24s a run may claim: below 127.0.50 (testbed/
 // picks its fabrics' networks at random in 50-249) and none that another
 // package's tests use at a fixed address (cmd/evpnd 11-12 and 14-15, bgp/
-// 24 and 30-41, this package's telemetry test 14).
+// 24 and 30-41).
 var testNetCandidates = []byte{2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 18, 19, 20, 21, 22, 23, 25, 26, 27, 28, 29, 42, 43, 44, 45, 46, 47, 48, 49}
 
 // claimPort is where a run listens on 127.0.N.254 to hold network N: the
