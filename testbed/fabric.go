@@ -564,10 +564,9 @@ func (f *Fabric) stopPE(pe *PENode, failure bool) error {
 		// reflector keep them for the restart time, as it would for a PE
 		// that went silent, and the fabric has no IGP or BFD to tell the
 		// remote PEs that the next hop died.
-		if sp := d.Speaker(); sp != nil {
-			errs = append(errs, sp.Shutdown())
-		}
-		errs = append(errs, d.Close())
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, d.Shutdown(ctx))
+		cancel()
 	}
 	errs = append(errs, pe.closeTarget())
 	for _, ap := range pe.access {
