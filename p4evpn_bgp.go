@@ -23,16 +23,24 @@ const maxBatch = 1024
 // unread channel would hold GoBGP back).
 //
 // After a restart over live forwarding state it also decides when BGP has
-// converged: every configured session up, then RestartSettle without an
-// event (GoBGP reports no End-of-RIB), or RestartDeadline at the latest; it
-// then runs the PE's first Reconcile, which writes only the difference.
+// converged: every configured session up and, from each neighbor that
+// negotiated graceful restart, its End-of-RIB (RFC 4724 §4.1: the
+// restarting speaker defers its decisions until it has every peer's
+// table); from a neighbor without graceful restart, RestartSettle without
+// an event stands in for the marker; RestartDeadline at the latest. It then
+// runs the PE's first Reconcile, which writes only the difference. Quiet
+// alone is not enough: FRR holds its first update to a new session for a
+// second or more, and a reconcile before it removed every remote route.
 func (d *Daemon) runBGP(ctx context.Context) { d.feedBGP(ctx, d.speaker.Events()) }
 
 // feedBGP is runBGP's loop over events, until ctx ends or events closes.
 func (d *Daemon) feedBGP(ctx context.Context, events <-chan bgp.Event) {
 	pending := d.pe != nil && d.adopting
 	up := map[netip.Addr]bool{}
+	// awaitingEoR holds the sessions up whose End-of-RIB has not come.
+	awaitingEoR := map[netip.Addr]bool{}
 	want := len(d.cfg.BGP.Neighbors)
+	converged := func() bool { return len(up) >= want && len(awaitingEoR) == 0 }
 	var settle, deadline <-chan time.Time
 	var settleTimer *time.Timer
 	if pending {
@@ -85,7 +93,7 @@ func (d *Daemon) feedBGP(ctx context.Context, events <-chan bgp.Event) {
 				return
 			case ev, ok = <-events:
 			case <-settle:
-				if len(up) >= want {
+				if converged() {
 					reconcile("bgp settled")
 				} else {
 					settleTimer.Reset(d.cfg.Timers.RestartSettle)
@@ -126,10 +134,19 @@ func (d *Daemon) feedBGP(ctx context.Context, events <-chan bgp.Event) {
 		switch ev.Kind {
 		case bgp.PeerUp:
 			up[ev.Peer] = true
-			d.log.Info("bgp session up", "peer", ev.Peer, "asn", ev.PeerASN)
+			if ev.EndOfRIBExpected {
+				awaitingEoR[ev.Peer] = true
+			}
+			d.log.Info("bgp session up", "peer", ev.Peer, "asn", ev.PeerASN, "end_of_rib_expected", ev.EndOfRIBExpected)
 			d.requestRefresh()
+		case bgp.EndOfRIB:
+			delete(awaitingEoR, ev.Peer)
+			if pending && converged() {
+				reconcile("end-of-rib")
+			}
 		case bgp.PeerDown:
 			delete(up, ev.Peer)
+			delete(awaitingEoR, ev.Peer)
 			d.log.Warn("bgp session down", "peer", ev.Peer, "reason", ev.Reason)
 			err = d.pe.PeerDown(ctx, ev.Peer)
 			d.requestRefresh()

@@ -315,22 +315,23 @@ func TestFabric(t *testing.T) {
 		t.Errorf("PE1's entry for %s = %+v, %v; want a local MAC on AC 1", macA, m1, ok)
 	}
 
-	// The FIB as the switch holds it, over P4Runtime.
-	fdb, err := f.pe[2].Table(ctx, p4.TableFDB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, e := range fdb.Entries {
-		for _, v := range e.Match {
-			if v == macA.String() {
-				found = true
+	// The FIB as the switch holds it, over P4Runtime. The PE's state
+	// changes before its switch write completes, so the entry may still be
+	// on its way.
+	waitFor(t, fmt.Sprintf("PE2's %s to hold an entry for %s", p4.TableFDB, macA), func() bool {
+		fdb, err := f.pe[2].Table(ctx, p4.TableFDB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range fdb.Entries {
+			for _, v := range e.Match {
+				if v == macA.String() {
+					return true
+				}
 			}
 		}
-	}
-	if !found {
-		t.Errorf("PE2's %s holds no entry for %s: %+v", p4.TableFDB, macA, fdb.Entries)
-	}
+		return false
+	})
 
 	// ON_CHANGE: the entry appears in PE2's stream.
 	waitNote(t, ctx, notes, macA.String())

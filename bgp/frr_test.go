@@ -272,6 +272,11 @@ func TestFRREndOfRIBWithGracefulRestart(t *testing.T) {
 	if ev := evs[len(evs)-1]; ev.Peer != rrAddr || ev.PeerASN != testASN {
 		t.Errorf("End-of-RIB from %s AS %d, want FRR at %s AS %d", ev.Peer, ev.PeerASN, rrAddr, testASN)
 	}
+	for _, ev := range evs {
+		if ev.Kind == PeerUp && !ev.EndOfRIBExpected {
+			t.Errorf("PeerUp from FRR %s: EndOfRIBExpected false, want true (FRR negotiated graceful restart)", ev.Peer)
+		}
+	}
 }
 
 // BenchmarkRestartBehindFRR restarts a PE speaker behind FRR's bgpd as

@@ -267,3 +267,47 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestEndOfRIBExpected: PeerUp says whether the neighbor will end its
+// initial table with End-of-RIB, which it does exactly when both sides
+// negotiated graceful restart for l2vpn-evpn; then the End-of-RIB arrives.
+func TestEndOfRIBExpected(t *testing.T) {
+	gr := &GracefulRestart{RestartTime: 30 * time.Second}
+	for i, tc := range []struct {
+		desc    string
+		rrGR    *GracefulRestart
+		peGR    *GracefulRestart
+		want    bool
+		wantEoR bool
+	}{
+		{desc: "both ends run graceful restart", rrGR: &GracefulRestart{RestartTime: 30 * time.Second, HelperOnly: true}, peGR: gr, want: true, wantEoR: true},
+		{desc: "only the PE runs it", peGR: gr, want: false},
+		{desc: "only the RR runs it", rrGR: gr, want: false},
+		{desc: "neither", want: false},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			log := testLogger(t)
+			rrAddr := netip.AddrFrom4([4]byte{127, 0, 39, byte(10*i + 1)})
+			peAddr := netip.AddrFrom4([4]byte{127, 0, 39, byte(10*i + 2)})
+			port := freePort(t, rrAddr)
+			rr := startSpeaker(t, log.With("node", "rr"), Config{
+				RouterID: rrAddr, ASN: testASN, ListenAddress: rrAddr, ListenPort: port,
+				Neighbors: []Neighbor{rrClient(peAddr, rrAddr)}, GracefulRestart: tc.rrGR,
+				Import: ImportPolicy{All: true},
+			})
+			pe := startSpeaker(t, log.With("node", "pe"), Config{
+				RouterID: peAddr, ASN: testASN,
+				Neighbors:       []Neighbor{fastNeighbor(rrAddr, peAddr, port, testASN)},
+				GracefulRestart: tc.peGR,
+			})
+			waitPeerUp(t, rr, peAddr)
+			evs := waitEvent(t, pe, "session to the RR up", func(ev Event) bool { return ev.Kind == PeerUp && ev.Peer == rrAddr })
+			if got := evs[len(evs)-1].EndOfRIBExpected; got != tc.want {
+				t.Errorf("PeerUp.EndOfRIBExpected = %v, want %v", got, tc.want)
+			}
+			if tc.wantEoR {
+				waitEvent(t, pe, "End-of-RIB from the RR", func(ev Event) bool { return ev.Kind == EndOfRIB && ev.Peer == rrAddr })
+			}
+		})
+	}
+}

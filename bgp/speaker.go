@@ -65,6 +65,12 @@ type Event struct {
 	// Path.Attrs.NextHop or the NLRI's originator IP.
 	Peer    netip.Addr
 	PeerASN uint32
+	// EndOfRIBExpected, on PeerUp, says that the neighbor will send
+	// End-of-RIB for l2vpn-evpn once it has sent its routes: both sides
+	// advertised graceful restart (RFC 4724 §2). A daemon
+	// waiting for the whole table waits for that marker, not for quiet:
+	// some speakers (FRR) hold their first update a second or more.
+	EndOfRIBExpected bool
 	// Reason is GoBGP's cause for PeerDown: "hold-timer-expired",
 	// "read-failed", "graceful-restart", "notification-received code 6(cease)
 	// subcode 3(peer deconfigured)", ...
@@ -673,14 +679,17 @@ func (s *Speaker) onPeerEvent(pe *api.WatchEventResponse_PeerEvent) {
 		return
 	}
 	up := st.GetSessionState() == api.PeerState_ESTABLISHED
+	// Asked before taking qmu: GoBGP's session goroutines take qmu
+	// (onPeerDownLog) and its server loop answers ListPeer.
+	eor := up && s.endOfRIBExpected(addr)
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	was := s.established[addr]
 	switch {
 	case up && !was:
 		s.established[addr] = true
-		s.log.Info("BGP session up", "neighbor", addr, "peer_asn", st.GetPeerAsn())
-		s.enqueueLocked(Event{Kind: PeerUp, Peer: ip, PeerASN: st.GetPeerAsn()})
+		s.log.Info("BGP session up", "neighbor", addr, "peer_asn", st.GetPeerAsn(), "end_of_rib_expected", eor)
+		s.enqueueLocked(Event{Kind: PeerUp, Peer: ip, PeerASN: st.GetPeerAsn(), EndOfRIBExpected: eor})
 	case !up && was:
 		// The log hook did not report this loss (see onPeerDownLog).
 		delete(s.established, addr)
@@ -691,6 +700,33 @@ func (s *Speaker) onPeerEvent(pe *api.WatchEventResponse_PeerEvent) {
 		s.log.Info("BGP session down", "neighbor", addr, "peer_asn", st.GetPeerAsn(), "reason", reason)
 		s.enqueueLocked(Event{Kind: PeerDown, Peer: ip, PeerASN: st.GetPeerAsn(), Reason: reason})
 	}
+}
+
+// endOfRIBExpected says whether the neighbor at addr negotiated graceful
+// restart with this speaker (both advertise the capability), and so sends
+// End-of-RIB after its initial update. It asks GoBGP's server loop, which never waits for
+// the watcher goroutine this runs on.
+func (s *Speaker) endOfRIBExpected(addr string) bool {
+	if s.cfg.GracefulRestart == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	expected := false
+	err := s.srv.ListPeer(ctx, &api.ListPeerRequest{Address: addr}, func(p *api.Peer) {
+		// The capability itself, tuples or not: a helper-only speaker
+		// lists no address family in it and still sends End-of-RIB.
+		for _, c := range p.GetState().GetRemoteCap() {
+			if c.MessageIs(&api.GracefulRestartCapability{}) {
+				expected = true
+			}
+		}
+	})
+	if err != nil {
+		s.log.Warn("graceful restart state of a neighbor", "neighbor", addr, "err", err)
+		return false
+	}
+	return expected
 }
 
 // onPeerDownLog runs on GoBGP's session goroutine when it logs a session
