@@ -310,10 +310,11 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		bgpCfg.GracefulRestart = &c
 	}
 	// The sessions start once the PE has originated its startup routes
-	// (inclusive multicast, Ethernet segment and A-D routes): a restarting
-	// speaker dials at once and sends End-of-RIB right after the
-	// neighbor's, and a helper then deletes every route of ours that the
-	// UPDATEs before it did not refresh.
+	// (inclusive multicast, Ethernet segment and A-D routes, and on a
+	// restart the MAC routes of the local MACs adopted from the switch):
+	// a restarting speaker dials at once and sends End-of-RIB right after
+	// the neighbor's, and a helper then deletes every route of ours that
+	// the UPDATEs before it did not refresh.
 	neighbors := bgpCfg.Neighbors
 	bgpCfg.Neighbors = nil
 	if d.speaker, err = bgp.New(bgpCfg, bgp.WithLogger(d.log.With("component", "bgp"))); err != nil {

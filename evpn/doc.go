@@ -32,9 +32,15 @@
 // After a daemon restart the switch still forwards with the previous run's
 // entries. The daemon calls Adopt right after New: the PE reuses the
 // switch's tunnel and group ids and bridge-domain labels, and writes nothing
-// until the first Reconcile, which the daemon calls once BGP has converged
-// (End-of-RIB from every peer). That Reconcile adopts the local MACs the
-// switch holds and writes only the difference (TestRestart).
+// until the first Reconcile, which the daemon calls once BGP has converged.
+// AddEVI learns the EVI's local MACs the switch holds again and advertises
+// them (sequence 0: see Adopt), so that the daemon, which starts its BGP
+// sessions after configuring the EVIs, sends them ahead of End-of-RIB and
+// its graceful-restart helpers never withdraw them
+// (TestAdoptAdvertisesBeforeBGP). Until that Reconcile an adopted MAC yields
+// to any remote route on another segment (it moved while the daemon was
+// down); the Reconcile drops the adopted MACs the switch no longer holds
+// and writes only the difference (TestRestart).
 //
 // Telemetry reads MACTable, EVIs, Segments and Counters, and follows
 // Subscribe for ON_CHANGE events. DesiredState is the full snapshot

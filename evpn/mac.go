@@ -53,7 +53,10 @@ func (pe *PE) remoteBeatsLocal(lm *localMAC, r remotePath) bool {
 			pe.counters.StickyConflicts++
 		}
 		return false
-	case r.sticky:
+	case r.sticky, lm.adopted:
+		// An adopted MAC's sequence number is not the one the previous
+		// run advertised: any remote route on another segment means
+		// the MAC moved while the PE was down (see Adopt).
 		return true
 	case r.seq != lm.seq:
 		return r.seq > lm.seq

@@ -227,6 +227,10 @@ type localMAC struct {
 	lastSeen time.Time
 	seq      uint32
 	static   bool
+	// adopted is set from a restart's AddEVI, which took the MAC from the
+	// switch, to the first Reconcile: until then a remote route on another
+	// segment wins whatever its sequence number (see Adopt).
+	adopted bool
 }
 
 type remotePath struct {
@@ -730,6 +734,7 @@ func (pe *PE) AddEVI(ctx context.Context, cfg EVIConfig) error {
 		for _, sm := range cfg.StaticMACs {
 			pe.addStatic(e, sm)
 		}
+		pe.adoptEVIMACs(e)
 		return nil
 	})
 }
@@ -827,10 +832,11 @@ func (me *macEntry) hasRemoteOn(s *ethernetSegment) bool {
 
 // Reconcile writes the difference between the PE's desired forwarding state
 // and what the switch holds (after a switch or daemon restart); it returns
-// the number of updates written. The first Reconcile after Adopt also takes
-// the local MACs the switch holds that the PE does not know — learned before
-// the restart — as learned now (and advertises them), unless a remote route
-// claims them.
+// the number of updates written. The first Reconcile after Adopt settles
+// the local MACs adopted from the switch (see Adopt): it removes those the
+// switch no longer holds and takes the local MACs the switch holds that the
+// PE does not know as learned now (and advertises them), unless a remote
+// route claims them.
 func (pe *PE) Reconcile(ctx context.Context) (int, error) {
 	// Read before taking the locks (mu comes before outMu); a flush racing
 	// with the read only makes some updates below redundant, and updates
@@ -847,6 +853,7 @@ func (pe *PE) Reconcile(ctx context.Context) (int, error) {
 	if pe.adopted != nil && pe.adopted.holding {
 		// Only the first Reconcile after Adopt: later, a local entry the
 		// PE does not know is one it just removed (the read raced with it).
+		pe.confirmAdoptedMACs(current)
 		if n := pe.adoptLocalMACs(current); n > 0 {
 			pe.log.Info("adopted local MACs from the switch", "macs", n)
 		}
