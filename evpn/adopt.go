@@ -32,6 +32,12 @@ type adoption struct {
 	// macs are the MACs AddEVI adopted, for the first Reconcile to check
 	// against the switch and the converged routes.
 	macs []adoptedMAC
+	// elections are the local segments whose DF election waits for the
+	// first Reconcile: until BGP has converged the candidate list is
+	// partial (a reflector may send its table a second or more after the
+	// session comes up), and an election on part of it would flip the DF
+	// state the switch still forwards with.
+	elections map[*ethernetSegment]bool
 }
 
 // adoptedMAC is a local MAC taken from the switch at a restart.

@@ -28,6 +28,17 @@ func (pe *PE) scheduleElection(s *ethernetSegment) {
 		return
 	}
 	pe.stopTimer(s.local.timer)
+	if a := pe.adopted; a != nil && a.holding {
+		// A restarted PE elects at its first Reconcile, on the whole
+		// table (see adoption.elections); the switch keeps the previous
+		// run's DF state meanwhile.
+		s.local.timer = nil
+		if a.elections == nil {
+			a.elections = make(map[*ethernetSegment]bool)
+		}
+		a.elections[s] = true
+		return
+	}
 	wait := pe.cfg.ElectionTimer
 	if d := s.local.cfg.ElectionTimer; d > 0 {
 		wait = d

@@ -857,6 +857,15 @@ func (pe *PE) Reconcile(ctx context.Context) (int, error) {
 		if n := pe.adoptLocalMACs(current); n > 0 {
 			pe.log.Info("adopted local MACs from the switch", "macs", n)
 		}
+		// BGP has converged (the daemon reconciles on End-of-RIB): the
+		// deferred DF elections run now, on every candidate, and their
+		// result joins the diff below instead of a write of its own.
+		for s := range pe.adopted.elections {
+			if s.local != nil { // not removed meanwhile
+				pe.elect(s)
+			}
+		}
+		pe.adopted.elections = nil
 		pe.adopted.holding = false
 	}
 	desired := pe.desiredLocked()

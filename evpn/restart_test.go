@@ -2,6 +2,7 @@ package evpn
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -100,5 +101,85 @@ func TestRestart(t *testing.T) {
 	second.learn(route.MustMAC("02:00:00:00:00:09"), 2)
 	if _, ok := second.fdb(route.MustMAC("02:00:00:00:00:09")); !ok {
 		t.Error("after Reconcile the PE still holds its writes back")
+	}
+}
+
+// TestRestartElectsDFOnTheWholeTable: a restarted PE whose peers' routes
+// come late (FRR holds its first update to a new session a second or more)
+// must not elect a DF on the partial candidate list when its election
+// timer runs out: alone on the segment it would make itself DF for a VLAN
+// its peer serves, and both would send BUM to the host. It elects at the
+// first Reconcile, with every ES route in: the DF state the switch holds
+// stays, and Reconcile writes nothing.
+func TestRestartElectsDFOnTheWholeTable(t *testing.T) {
+	sw := memswitch.New()
+	// PE2 is more preferred (RFC 9785), so it is DF for the segment's VLAN.
+	routes := []route.Path{
+		perESPathFor(pe2Addr, esi1, 5001, false), perEVIPathFor(pe2Addr, esi1, 3001),
+		esPathFor(pe2Addr, esi1, &route.DFElection{Algorithm: route.DFPreference, Preference: 200}),
+		imetPathFor(pe2Addr, 3002),
+	}
+	seg := SegmentConfig{DF: DFConfig{Algorithm: route.DFPreference, Preference: 100}}
+	dfState := func() []string {
+		var out []string
+		for _, e := range sw.Entities(asic.KindDFState) {
+			d := e.(asic.DFState)
+			out = append(out, fmt.Sprintf("bd %d df %v", d.BD, d.DF))
+		}
+		return out
+	}
+	start := func(adopt bool) *harness {
+		h := &harness{t: t, sw: sw, sp: newSpeaker(), clock: newFakeClock(), ctx: context.Background()}
+		pe, err := New(Config{RouterID: pe1Addr, ASN: testASN, Labels: LabelRange{First: 1000, Last: 1999},
+			Core: Core{Port: corePort}, Speaker: h.sp, Switch: sw, Clock: h.clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.pe = pe
+		if adopt {
+			h.must(pe.Adopt(h.ctx))
+			sw.TakeLog() // New's identical core port write
+		}
+		h.multiHomed(seg)
+		if adopt {
+			// The election timer runs out before the reflector's table.
+			h.clock.Advance(3 * time.Second)
+		}
+		for _, p := range routes {
+			h.path(p)
+		}
+		if !adopt {
+			h.clock.Advance(3 * time.Second)
+		}
+		// A restarted PE reconciles at End-of-RIB, right after the table.
+		return h
+	}
+	first := start(false)
+	before := dfState()
+	if diff := cmp.Diff([]string{"bd 10 df false"}, before); diff != "" {
+		t.Fatalf("first run's DF state (-want +got):\n%s", diff)
+	}
+	_ = first.pe.Close()
+	sw.TakeLog()
+
+	second := start(true)
+	defer second.pe.Close()
+	n, err := second.pe.Reconcile(second.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log := sw.TakeLog(); n != 0 || len(log) != 0 {
+		t.Errorf("Reconcile after restart wrote %d updates %v, want none (the DF state unchanged)", n, log)
+	}
+	if diff := cmp.Diff(before, dfState()); diff != "" {
+		t.Errorf("DF state after restart (-before +after):\n%s", diff)
+	}
+	second.clock.Advance(3 * time.Second)
+	if log := sw.TakeLog(); len(log) != 0 {
+		t.Errorf("after Reconcile the PE wrote %v, want nothing (no election left to run)", log)
+	}
+	segs := second.pe.Segments()
+	if len(segs) != 1 || len(segs[0].DF) != 1 || segs[0].DF[0].DF != pe2Addr {
+		t.Errorf("segments after Reconcile %+v, want PE2 elected DF", segs)
 	}
 }
