@@ -25,7 +25,29 @@ func TestNetnsFabric(t *testing.T) {
 	if err := NetnsAvailable(); err != nil {
 		t.Skip(err)
 	}
-	testNetnsFabric(t, NetnsOptions{Target: TargetSoftswitch})
+	testNetnsFabric(t, KindEvpnd, NetnsOptions{Target: TargetSoftswitch}, nil)
+}
+
+// TestNetnsFabricFRR runs the same scenarios with FRR's bgpd as the route
+// reflector (scenario 7 with Linux hosts). One check cannot hold: FRR 8.4
+// is no graceful-restart helper for l2vpn-evpn (it keeps a restarting
+// neighbor's routes for unicast, multicast and MPLS VPN only), so when
+// pe2's evpnd restarts FRR withdraws pe2's routes fabric-wide until the
+// new session re-advertises them, and the remote PEs drop echoes meanwhile
+// (14-17 of ~180 at 10 ms measured). That loss is logged; the rest of the
+// restart (the new evpnd adopts the switch, reconciles at FRR's
+// End-of-RIB with zero updates and zero P4Runtime writes, D reaches C
+// after) is asserted.
+func TestNetnsFabricFRR(t *testing.T) {
+	if err := NetnsAvailable(); err != nil {
+		t.Skip(err)
+	}
+	if err := FRRAvailable(); err != nil {
+		t.Skip(err)
+	}
+	testNetnsFabric(t, KindFRR, NetnsOptions{Target: TargetSoftswitch}, func(r *Result, c Check) bool {
+		return strings.HasPrefix(r.Name, "6.") && strings.Contains(c.What, "zero echoes lost")
+	})
 }
 
 // TestNetnsFabricBMv2 runs the same scenarios with BMv2's
@@ -41,12 +63,15 @@ func TestNetnsFabricBMv2(t *testing.T) {
 	// The PEs' evpnd run with learning-digest-delay 0 (startDaemon): PI
 	// raises a non-zero max_timeout_ns under 100 ms to 100 ms, which made
 	// a moved MAC's learn take 105-200 ms.
-	testNetnsFabric(t, NetnsOptions{Target: TargetBMv2})
+	testNetnsFabric(t, KindEvpnd, NetnsOptions{Target: TargetBMv2}, nil)
 }
 
-func testNetnsFabric(t *testing.T, opts NetnsOptions) {
+// testNetnsFabric runs netnsDemoScenarios on the example fabric with
+// route reflector kind rr and opts; a failed check for which expected says
+// true is logged as a known limitation instead of failing the test.
+func testNetnsFabric(t *testing.T, rr string, opts NetnsOptions, expected func(*Result, Check) bool) {
 	n := testNet()
-	topo, err := DemoTopology(n, KindEvpnd)
+	topo, err := DemoTopology(n, rr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +111,17 @@ func testNetnsFabric(t *testing.T, opts NetnsOptions) {
 		t.Errorf("E (EVI 200) reached C (EVI 100):\n%s", out)
 	}
 	if err := netnsDemoScenarios(ctx, f, func(r *Result, err error) error {
-		report(t, r, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range r.Failed() {
+			if expected != nil && expected(r, c) {
+				t.Logf("known limitation, not a failure: %s: %s", c.What, c.Detail)
+				continue
+			}
+			t.Errorf("%s: %s", c.What, c.Detail)
+		}
+		t.Logf("\n%s", r)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
