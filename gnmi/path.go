@@ -27,8 +27,12 @@ const glob = "*"
 // empty origin means the same.
 const defaultOrigin = "openconfig"
 
-// formatPath prints elems the way gNMI path conventions do, keys sorted by
-// name: /network-instances/network-instance[name=blue]/config/type.
+// FormatPath prints elems the way gNMI path conventions do, keys sorted by
+// name and key values escaped: /network-instances/network-instance[name=blue]/config/type.
+// Clients (evpnctl) name paths in their messages the way the server does.
+func FormatPath(elems []*gpb.PathElem) string { return formatPath(elems) }
+
+// formatPath is FormatPath.
 func formatPath(elems []*gpb.PathElem) string {
 	if len(elems) == 0 {
 		return "/"

@@ -21,6 +21,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/p4evpn/p4evpn/gnmi"
 )
 
 // gnmiOptions say how to reach evpnd's gNMI server (config gnmi: listen,
@@ -146,11 +148,11 @@ func (r *gnmiReader) get(ctx context.Context, paths ...*gpb.Path) ([]update, err
 				raw = u.GetVal().GetJsonVal()
 			}
 			if raw == nil {
-				return nil, fmt.Errorf("evpnd at %s answered %s with a %T, not JSON", r.opts.addr, formatPath(elems), u.GetVal().GetValue())
+				return nil, fmt.Errorf("evpnd at %s answered %s with a %T, not JSON", r.opts.addr, gnmi.FormatPath(elems), u.GetVal().GetValue())
 			}
 			b, err := normalizeJSON(raw)
 			if err != nil {
-				return nil, fmt.Errorf("evpnd at %s answered %s with bad JSON: %w", r.opts.addr, formatPath(elems), err)
+				return nil, fmt.Errorf("evpnd at %s answered %s with bad JSON: %w", r.opts.addr, gnmi.FormatPath(elems), err)
 			}
 			out = append(out, update{elems: elems, json: b})
 		}
@@ -323,31 +325,10 @@ func path(groups ...[]*gpb.PathElem) *gpb.Path {
 // one wraps one element for path.
 func one(e *gpb.PathElem) []*gpb.PathElem { return []*gpb.PathElem{e} }
 
-// formatPath prints elems in gNMI path conventions, keys sorted.
-func formatPath(elems []*gpb.PathElem) string {
-	if len(elems) == 0 {
-		return "/"
-	}
-	var b strings.Builder
-	for _, e := range elems {
-		b.WriteByte('/')
-		b.WriteString(e.GetName())
-		keys := make([]string, 0, len(e.GetKey()))
-		for k := range e.GetKey() {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			fmt.Fprintf(&b, "[%s=%s]", k, e.GetKey()[k])
-		}
-	}
-	return b.String()
-}
-
 func formatPaths(ps []*gpb.Path) string {
 	s := make([]string, len(ps))
 	for i, p := range ps {
-		s[i] = formatPath(p.GetElem())
+		s[i] = gnmi.FormatPath(p.GetElem())
 	}
 	return strings.Join(s, ", ")
 }

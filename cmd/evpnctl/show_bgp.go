@@ -11,6 +11,8 @@ import (
 	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
+
+	"github.com/p4evpn/p4evpn/gnmi"
 )
 
 // show bgp summary over gNMI:
@@ -143,7 +145,7 @@ func (r *gnmiReader) bgpSummaries(ctx context.Context) ([]bgpSummary, error) {
 		out = append(out, s)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("evpnd at %s serves no BGP instance at %s", r.opts.addr, formatPath(p.GetElem()))
+		return nil, fmt.Errorf("evpnd at %s serves no BGP instance at %s", r.opts.addr, gnmi.FormatPath(p.GetElem()))
 	}
 	slices.SortFunc(out, func(a, b bgpSummary) int {
 		return cmp.Or(strings.Compare(a.NetworkInstance, b.NetworkInstance), strings.Compare(a.Protocol, b.Protocol))

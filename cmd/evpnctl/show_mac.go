@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
+
+	"github.com/p4evpn/p4evpn/gnmi"
 )
 
 // show evpn mac over gNMI. A MAC-VRF is a network instance of type L2VSI
@@ -463,9 +465,9 @@ func printMACs(out io.Writer, rows []macRow) error {
 // than dropping it.
 func (r *gnmiReader) unexpected(asked []*gpb.Path, u update) error {
 	return fmt.Errorf("evpnd at %s answered Get %s with an update at %s, which evpnctl does not read", r.opts.addr,
-		formatPaths(asked), formatPath(u.elems))
+		formatPaths(asked), gnmi.FormatPath(u.elems))
 }
 
 func (r *gnmiReader) badValue(u update, err error) error {
-	return fmt.Errorf("evpnd at %s: the value at %s: %w", r.opts.addr, formatPath(u.elems), err)
+	return fmt.Errorf("evpnd at %s: the value at %s: %w", r.opts.addr, gnmi.FormatPath(u.elems), err)
 }
