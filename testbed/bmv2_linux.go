@@ -16,24 +16,14 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// bmv2ReadyFile names a simple_switch_grpc (or a wrapper) on machines that
-// built BMv2 from source without installing it on PATH.
-const bmv2ReadyFile = "/root/BMV2_READY"
-
-// BMv2Binary finds BMv2's simple_switch_grpc: on PATH, else the file that
-// /root/BMV2_READY names. The error says how to get one.
+// BMv2Binary finds BMv2's simple_switch_grpc on PATH. The error says how
+// to get one.
 func BMv2Binary() (string, error) {
-	if p, err := exec.LookPath("simple_switch_grpc"); err == nil {
-		return p, nil
+	p, err := exec.LookPath("simple_switch_grpc")
+	if err != nil {
+		return "", errors.New("BMv2 target: simple_switch_grpc is not on PATH; build BMv2 with PI (p4lang/behavioral-model, p4lang/PI) from their public sources, or use the softswitch target")
 	}
-	if b, err := os.ReadFile(bmv2ReadyFile); err == nil {
-		if p := strings.TrimSpace(string(b)); p != "" {
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-		}
-	}
-	return "", errors.New("BMv2 target: simple_switch_grpc is not on PATH (nor named by " + bmv2ReadyFile + "); build BMv2 from its public sources (see /work/shared/interop/BMv2.md) or use the softswitch target")
+	return p, nil
 }
 
 // bmv2Process is one PE's simple_switch_grpc, running in the PE's
