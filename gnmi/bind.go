@@ -16,12 +16,12 @@ type leafEntry struct {
 	val   *gpb.TypedValue
 }
 
-// leafSet is a set of leaves keyed by formatPath of their elems. Set edits a
+// leafSet is a set of leaves keyed by FormatPath of their elems. Set edits a
 // copy of the running config as a leafSet, then binds it back to a Config.
 type leafSet map[string]leafEntry
 
 func (s leafSet) put(elems []*gpb.PathElem, val *gpb.TypedValue) {
-	s[formatPath(elems)] = leafEntry{elems: elems, val: val}
+	s[FormatPath(elems)] = leafEntry{elems: elems, val: val}
 }
 
 // clone returns a copy that can be edited without touching s; entries are
@@ -178,7 +178,7 @@ func configFromLeaves(s leafSet) (*Config, error) {
 	root := reflect.ValueOf(c).Elem()
 	for _, l := range s {
 		if err := bindLeaf(root, l.elems, l.val); err != nil {
-			return nil, fmt.Errorf("%s: %w", formatPath(l.elems), err)
+			return nil, fmt.Errorf("%s: %w", FormatPath(l.elems), err)
 		}
 	}
 	return c, nil
@@ -229,7 +229,7 @@ func bindLeaf(v reflect.Value, elems []*gpb.PathElem, tv *gpb.TypedValue) error 
 			return setScalar(fv, tv)
 		}
 	}
-	return fmt.Errorf("no config field binds %s", formatPath(elems))
+	return fmt.Errorf("no config field binds %s", FormatPath(elems))
 }
 
 func namesMatch(names []string, elems []*gpb.PathElem) bool {

@@ -26,17 +26,17 @@ func (d *decoder) decodeValue(node *schemaNode, elems []*gpb.PathElem, tv *gpb.T
 	case *gpb.TypedValue_JsonVal:
 		raw = x.JsonVal
 	case nil:
-		return fmt.Errorf("path %s: update has no value: %w", formatPath(elems), errInvalid)
+		return fmt.Errorf("path %s: update has no value: %w", FormatPath(elems), errInvalid)
 	default:
 		if node.kind != kindLeaf && node.kind != kindLeafList {
-			return fmt.Errorf("path %s: a %T value fits a leaf only; use json_ietf_val for a subtree: %w", formatPath(elems), tv.GetValue(), errInvalid)
+			return fmt.Errorf("path %s: a %T value fits a leaf only; use json_ietf_val for a subtree: %w", FormatPath(elems), tv.GetValue(), errInvalid)
 		}
 		if err := d.checkWritable(node, elems); err != nil {
 			return err
 		}
 		c, err := decodeScalar(node, tv)
 		if err != nil {
-			return fmt.Errorf("path %s: bad value: %w: %w", formatPath(elems), err, errInvalid)
+			return fmt.Errorf("path %s: bad value: %w: %w", FormatPath(elems), err, errInvalid)
 		}
 		d.out.put(elems, c)
 		return nil
@@ -45,10 +45,10 @@ func (d *decoder) decodeValue(node *schemaNode, elems []*gpb.PathElem, tv *gpb.T
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("path %s: value %q is not JSON: %w: %w", formatPath(elems), truncate(raw), err, errInvalid)
+		return fmt.Errorf("path %s: value %q is not JSON: %w: %w", FormatPath(elems), truncate(raw), err, errInvalid)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("path %s: value %q has data after the JSON value: %w", formatPath(elems), truncate(raw), errInvalid)
+		return fmt.Errorf("path %s: value %q has data after the JSON value: %w", FormatPath(elems), truncate(raw), errInvalid)
 	}
 	return d.decode(node, elems, v)
 }
@@ -64,7 +64,7 @@ func truncate(b []byte) string {
 // and the list-level key leaves, whose value is the path's key.
 func (d *decoder) checkWritable(node *schemaNode, elems []*gpb.PathElem) error {
 	if !node.config && !node.keyLeaf {
-		return fmt.Errorf("path %s is state (config false) and cannot be set: %w", formatPath(elems), errInvalid)
+		return fmt.Errorf("path %s is state (config false) and cannot be set: %w", FormatPath(elems), errInvalid)
 	}
 	return nil
 }
@@ -80,7 +80,7 @@ func (d *decoder) decode(node *schemaNode, elems []*gpb.PathElem, v any) error {
 		}
 		tv, err := decodeJSONScalar(node.typ, v)
 		if err != nil {
-			return fmt.Errorf("path %s: bad value: %w: %w", formatPath(elems), err, errInvalid)
+			return fmt.Errorf("path %s: bad value: %w: %w", FormatPath(elems), err, errInvalid)
 		}
 		d.out.put(elems, tv)
 		return nil
@@ -90,13 +90,13 @@ func (d *decoder) decode(node *schemaNode, elems []*gpb.PathElem, v any) error {
 		}
 		arr, ok := v.([]any)
 		if !ok {
-			return fmt.Errorf("path %s: bad value %v: a leaf-list needs a JSON array, got %s: %w", formatPath(elems), v, jsonKind(v), errInvalid)
+			return fmt.Errorf("path %s: bad value %v: a leaf-list needs a JSON array, got %s: %w", FormatPath(elems), v, jsonKind(v), errInvalid)
 		}
 		out := &gpb.ScalarArray{}
 		for _, e := range arr {
 			tv, err := decodeJSONScalar(node.typ, e)
 			if err != nil {
-				return fmt.Errorf("path %s: bad value: %w: %w", formatPath(elems), err, errInvalid)
+				return fmt.Errorf("path %s: bad value: %w: %w", FormatPath(elems), err, errInvalid)
 			}
 			out.Element = append(out.Element, tv)
 		}
@@ -105,7 +105,7 @@ func (d *decoder) decode(node *schemaNode, elems []*gpb.PathElem, v any) error {
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return fmt.Errorf("path %s: bad value %v: want a JSON object, got %s: %w", formatPath(elems), v, jsonKind(v), errInvalid)
+		return fmt.Errorf("path %s: bad value %v: want a JSON object, got %s: %w", FormatPath(elems), v, jsonKind(v), errInvalid)
 	}
 	if node.kind == kindList {
 		d.addKeyLeaves(node, elems)
@@ -113,10 +113,10 @@ func (d *decoder) decode(node *schemaNode, elems []*gpb.PathElem, v any) error {
 	for _, name := range sortedKeys(obj) {
 		c := node.child(name)
 		if c == nil {
-			return fmt.Errorf("path %s: unknown member %q: %w", formatPath(elems), name, errNotFound)
+			return fmt.Errorf("path %s: unknown member %q: %w", FormatPath(elems), name, errNotFound)
 		}
 		if c.name == "state" && !c.config {
-			return fmt.Errorf("path %s/state is read-only (config false); send only config: %w", formatPath(elems), errInvalid)
+			return fmt.Errorf("path %s/state is read-only (config false); send only config: %w", FormatPath(elems), errInvalid)
 		}
 		child := withChild(elems, c.name)
 		if c.kind == kindList {
@@ -137,22 +137,22 @@ func (d *decoder) decode(node *schemaNode, elems []*gpb.PathElem, v any) error {
 func (d *decoder) decodeList(list *schemaNode, elems []*gpb.PathElem, v any) error {
 	arr, ok := v.([]any)
 	if !ok {
-		return fmt.Errorf("path %s: bad value: list %s needs a JSON array, got %s: %w", formatPath(elems), list.name, jsonKind(v), errInvalid)
+		return fmt.Errorf("path %s: bad value: list %s needs a JSON array, got %s: %w", FormatPath(elems), list.name, jsonKind(v), errInvalid)
 	}
 	for i, e := range arr {
 		obj, ok := e.(map[string]any)
 		if !ok {
-			return fmt.Errorf("path %s: entry %d is %s, want an object: %w", formatPath(elems), i, jsonKind(e), errInvalid)
+			return fmt.Errorf("path %s: entry %d is %s, want an object: %w", FormatPath(elems), i, jsonKind(e), errInvalid)
 		}
 		key := map[string]string{}
 		for _, k := range list.keys {
 			kv, ok := memberValue(obj, list.children[k], list)
 			if !ok {
-				return fmt.Errorf("path %s: entry %d lacks key %q: %w", formatPath(elems), i, k, errInvalid)
+				return fmt.Errorf("path %s: entry %d lacks key %q: %w", FormatPath(elems), i, k, errInvalid)
 			}
 			s, err := keyString(list.children[k].typ, kv)
 			if err != nil {
-				return fmt.Errorf("path %s: entry %d key %s: %w: %w", formatPath(elems), i, k, err, errInvalid)
+				return fmt.Errorf("path %s: entry %d key %s: %w: %w", FormatPath(elems), i, k, err, errInvalid)
 			}
 			key[k] = s
 		}
@@ -195,10 +195,10 @@ func (d *decoder) checkKeyLeaf(node *schemaNode, elems []*gpb.PathElem, v any) e
 	entry := elems[len(elems)-2]
 	s, err := keyString(node.typ, v)
 	if err != nil {
-		return fmt.Errorf("path %s: bad value: %w: %w", formatPath(elems), err, errInvalid)
+		return fmt.Errorf("path %s: bad value: %w: %w", FormatPath(elems), err, errInvalid)
 	}
 	if want := entry.GetKey()[node.name]; s != want {
-		return fmt.Errorf("path %s: key value %q differs from the path's %q: %w", formatPath(elems), s, want, errInvalid)
+		return fmt.Errorf("path %s: key value %q differs from the path's %q: %w", FormatPath(elems), s, want, errInvalid)
 	}
 	return nil
 }

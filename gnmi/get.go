@@ -54,7 +54,7 @@ func (s *Server) get(req *gpb.GetRequest) (*gpb.GetResponse, error) {
 		// A keyed entry that holds no data of any type does not exist; one
 		// that only lacks data of the requested type answers empty.
 		if len(leaves) == 0 && !r.wild && hasListKeys(r.elems) && len(s.leavesUnder(r.elems, gpb.GetRequest_ALL)) == 0 {
-			return nil, fmt.Errorf("path %s: no such data: %w", formatPath(r.elems), errNotFound)
+			return nil, fmt.Errorf("path %s: no such data: %w", FormatPath(r.elems), errNotFound)
 		}
 		n := &gpb.Notification{Timestamp: s.timestamp()}
 		for _, g := range groupLeaves(r, leaves) {
@@ -83,7 +83,7 @@ func (s *Server) getKeyLeaf(r resolved, ietf bool) *gpb.Notification {
 	var keys []string // keys[i] is the path of n.Update[i]'s entry
 	for _, l := range s.leavesUnder(list, gpb.GetRequest_ALL) {
 		entry := l.elems[:len(list)]
-		k := formatPath(entry)
+		k := FormatPath(entry)
 		if seen[k] {
 			continue
 		}
@@ -188,7 +188,7 @@ func wantDataType(root *schemaNode, elems []*gpb.PathElem, typ gpb.GetRequest_Da
 type leafGroup struct {
 	elems  []*gpb.PathElem
 	leaves []cachedLeaf
-	// key is formatPath(elems): the group's identity and sort key.
+	// key is FormatPath(elems): the group's identity and sort key.
 	key string
 }
 
@@ -213,7 +213,7 @@ func groupLeaves(r resolved, leaves []cachedLeaf) []leafGroup {
 	for _, l := range leaves {
 		base := l.elems[:len(r.elems)]
 		if last < 0 || !slices.EqualFunc(base, groups[last].elems, sameElem) {
-			k := formatPath(base)
+			k := FormatPath(base)
 			i, ok := index[k]
 			if !ok {
 				i = len(groups)
@@ -241,7 +241,7 @@ type jsonList struct {
 func encodeTree(root *schemaNode, base []*gpb.PathElem, leaves []cachedLeaf, ietf bool, now int64) ([]byte, error) {
 	node := schemaFor(root, base)
 	if node == nil {
-		return nil, fmt.Errorf("path %s is not in the schema: %w", formatPath(base), errNotFound)
+		return nil, fmt.Errorf("path %s is not in the schema: %w", FormatPath(base), errNotFound)
 	}
 	if node.kind == kindLeaf || node.kind == kindLeafList {
 		return json.Marshal(encodeJSONScalar(node.typ, valueAt(node, leaves[0], now), ietf))
@@ -301,7 +301,7 @@ func insertLeaf(obj map[string]any, node *schemaNode, rel []*gpb.PathElem, l cac
 				l = &jsonList{byKey: map[string]map[string]any{}}
 				obj[name] = l
 			}
-			k := formatPath([]*gpb.PathElem{e})
+			k := FormatPath([]*gpb.PathElem{e})
 			entry := l.byKey[k]
 			if entry == nil {
 				entry = map[string]any{}

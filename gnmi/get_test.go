@@ -28,10 +28,10 @@ func getAll(t testing.TB, c gpb.GNMIClient, path string, typ gpb.GetRequest_Data
 			if enc == gpb.Encoding_JSON {
 				raw = u.GetVal().GetJsonVal()
 				if u.GetVal().GetJsonIetfVal() != nil {
-					t.Errorf("Get with JSON answered json_ietf_val at %s", formatPath(u.GetPath().GetElem()))
+					t.Errorf("Get with JSON answered json_ietf_val at %s", FormatPath(u.GetPath().GetElem()))
 				}
 			}
-			out[formatPath(u.GetPath().GetElem())] = decodeJSON(t, raw)
+			out[FormatPath(u.GetPath().GetElem())] = decodeJSON(t, raw)
 		}
 	}
 	return out

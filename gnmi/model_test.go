@@ -74,7 +74,7 @@ func TestConfigLeavesRoundTripAndCoverSchema(t *testing.T) {
 		p := schemaPathOf(l.elems)
 		n := schemaFor(schema, l.elems)
 		if n == nil || !n.config {
-			t.Errorf("leaf %s is not a config leaf of the schema", formatPath(l.elems))
+			t.Errorf("leaf %s is not a config leaf of the schema", FormatPath(l.elems))
 			continue
 		}
 		covered[p] = true

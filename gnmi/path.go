@@ -30,10 +30,7 @@ const defaultOrigin = "openconfig"
 // FormatPath prints elems the way gNMI path conventions do, keys sorted by
 // name and key values escaped: /network-instances/network-instance[name=blue]/config/type.
 // Clients (evpnctl) name paths in their messages the way the server does.
-func FormatPath(elems []*gpb.PathElem) string { return formatPath(elems) }
-
-// formatPath is FormatPath.
-func formatPath(elems []*gpb.PathElem) string {
+func FormatPath(elems []*gpb.PathElem) string {
 	if len(elems) == 0 {
 		return "/"
 	}
@@ -162,21 +159,21 @@ func resolve(root *schemaNode, elems []*gpb.PathElem, wildcards bool) (resolved,
 	for i, e := range elems {
 		name := e.GetName()
 		if name == glob || name == "..." {
-			return r, fmt.Errorf("path %s: wildcard element %q is not supported; use key wildcards [k=*]: %w", formatPath(elems), name, errInvalid)
+			return r, fmt.Errorf("path %s: wildcard element %q is not supported; use key wildcards [k=*]: %w", FormatPath(elems), name, errInvalid)
 		}
 		c := r.node.child(name)
 		if c == nil {
-			return r, fmt.Errorf("path %s: no node %q under %s: %w", formatPath(elems), name, formatPath(elems[:i]), errNotFound)
+			return r, fmt.Errorf("path %s: no node %q under %s: %w", FormatPath(elems), name, FormatPath(elems[:i]), errNotFound)
 		}
 		ne := &gpb.PathElem{Name: c.name}
 		if c.kind != kindList && len(e.GetKey()) > 0 {
-			return r, fmt.Errorf("path %s: %q is not a list and takes no keys: %w", formatPath(elems), c.name, errInvalid)
+			return r, fmt.Errorf("path %s: %q is not a list and takes no keys: %w", FormatPath(elems), c.name, errInvalid)
 		}
 		if c.kind == kindList {
 			ne.Key = make(map[string]string, len(c.keys))
 			for k := range e.GetKey() {
 				if !slices.Contains(c.keys, k) {
-					return r, fmt.Errorf("path %s: list %q has no key %q (keys: %s): %w", formatPath(elems), c.name, k, strings.Join(c.keys, ", "), errInvalid)
+					return r, fmt.Errorf("path %s: list %q has no key %q (keys: %s): %w", FormatPath(elems), c.name, k, strings.Join(c.keys, ", "), errInvalid)
 				}
 			}
 			for _, k := range c.keys {
@@ -184,13 +181,13 @@ func resolve(root *schemaNode, elems []*gpb.PathElem, wildcards bool) (resolved,
 				switch {
 				case !ok || v == glob:
 					if !wildcards {
-						return r, fmt.Errorf("path %s: list %q needs key %q: %w", formatPath(elems), c.name, k, errInvalid)
+						return r, fmt.Errorf("path %s: list %q needs key %q: %w", FormatPath(elems), c.name, k, errInvalid)
 					}
 					v = glob
 					r.wild = true
 				default:
 					if _, err := parseKey(c.children[k].typ, v); err != nil {
-						return r, fmt.Errorf("path %s: key %s=%q: %w: %w", formatPath(elems), k, v, err, errInvalid)
+						return r, fmt.Errorf("path %s: key %s=%q: %w: %w", FormatPath(elems), k, v, err, errInvalid)
 					}
 				}
 				ne.Key[k] = v

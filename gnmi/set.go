@@ -79,7 +79,7 @@ func (s *Server) resolveConfig(prefix, p *gpb.Path) (resolved, error) {
 	}
 	for i, e := range r.elems {
 		if e.GetName() == "state" {
-			return r, fmt.Errorf("path %s: %s is state (config false) and cannot be set: %w", formatPath(r.elems), formatPath(r.elems[:i+1]), errInvalid)
+			return r, fmt.Errorf("path %s: %s is state (config false) and cannot be set: %w", FormatPath(r.elems), FormatPath(r.elems[:i+1]), errInvalid)
 		}
 	}
 	return r, nil
@@ -91,9 +91,9 @@ func (s *Server) applyDelete(work leafSet, prefix, p *gpb.Path) error {
 		return err
 	}
 	if isKeyLeaf(r) {
-		return fmt.Errorf("path %s is a list key; delete the list entry instead: %w", formatPath(r.elems), errInvalid)
+		return fmt.Errorf("path %s is a list key; delete the list entry instead: %w", FormatPath(r.elems), errInvalid)
 	}
-	deleteUnder(work, formatPath(r.elems))
+	deleteUnder(work, FormatPath(r.elems))
 	return nil
 }
 
@@ -132,13 +132,13 @@ func (s *Server) applyWrite(work leafSet, prefix *gpb.Path, u *gpb.Update, repla
 		// Writing config/<key> must repeat the path's key.
 		for _, l := range d.out {
 			if want := r.elems[len(r.elems)-3].GetKey()[r.node.name]; !keyValueIs(l.val, want) {
-				return fmt.Errorf("path %s: value %v differs from the key %q in the path: %w", formatPath(r.elems), l.val, want, errInvalid)
+				return fmt.Errorf("path %s: value %v differs from the key %q in the path: %w", FormatPath(r.elems), l.val, want, errInvalid)
 			}
 		}
 	}
 	d.addPathKeys(s.schema, r.elems)
 	if replace {
-		deleteUnder(work, formatPath(r.elems))
+		deleteUnder(work, FormatPath(r.elems))
 	}
 	for k, l := range d.out {
 		work[k] = l

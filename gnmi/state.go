@@ -81,10 +81,10 @@ func (st *State) setObject(key string, base []*gpb.PathElem, leaves []relLeaf, r
 		// version arrives rather than kept as a map per object.
 		kept := make(map[string]bool, len(leaves))
 		for _, r := range next.rels {
-			kept[formatPath(r)] = true
+			kept[FormatPath(r)] = true
 		}
 		for _, r := range prev.rels {
-			if !kept[formatPath(r)] {
+			if !kept[FormatPath(r)] {
 				n.Delete = append(n.Delete, &gpb.Path{Elem: append(slices.Clone(prev.base), r...)})
 			}
 		}

@@ -20,7 +20,7 @@ func stateLeaves(srv *Server, path string) map[string]*gpb.TypedValue {
 	}
 	out := map[string]*gpb.TypedValue{}
 	for _, l := range srv.leavesUnder(r.elems, gpb.GetRequest_ALL) {
-		out[formatPath(l.elems)] = l.val
+		out[FormatPath(l.elems)] = l.val
 	}
 	return out
 }

@@ -232,12 +232,12 @@ func (s *Server) newSession(stream gpb.GNMI_SubscribeServer, list *gpb.Subscript
 				ps.interval = DefaultSampleInterval
 			}
 			if ps.interval < MinSampleInterval {
-				return nil, fmt.Errorf("path %s: sample_interval %v is below the minimum %v: %w", formatPath(r.elems), ps.interval, MinSampleInterval, errInvalid)
+				return nil, fmt.Errorf("path %s: sample_interval %v is below the minimum %v: %w", FormatPath(r.elems), ps.interval, MinSampleInterval, errInvalid)
 			}
 			ps.sent = map[*ctree.Leaf]sentLeaf{}
 		}
 		if ps.heartbeat != 0 && ps.heartbeat < MinSampleInterval {
-			return nil, fmt.Errorf("path %s: heartbeat_interval %v is below the minimum %v: %w", formatPath(r.elems), ps.heartbeat, MinSampleInterval, errInvalid)
+			return nil, fmt.Errorf("path %s: heartbeat_interval %v is below the minimum %v: %w", FormatPath(r.elems), ps.heartbeat, MinSampleInterval, errInvalid)
 		}
 		sess.subs = append(sess.subs, ps)
 	}

@@ -93,10 +93,10 @@ func (s *subClient) untilSync(t testing.TB) map[string]*gpb.TypedValue {
 func flatten(n *gpb.Notification) []leafUpdate {
 	var out []leafUpdate
 	for _, d := range n.GetDelete() {
-		out = append(out, leafUpdate{path: formatPath(append(n.GetPrefix().GetElem(), d.GetElem()...))})
+		out = append(out, leafUpdate{path: FormatPath(append(n.GetPrefix().GetElem(), d.GetElem()...))})
 	}
 	for _, u := range n.GetUpdate() {
-		out = append(out, leafUpdate{path: formatPath(append(n.GetPrefix().GetElem(), u.GetPath().GetElem()...)), val: u.GetVal()})
+		out = append(out, leafUpdate{path: FormatPath(append(n.GetPrefix().GetElem(), u.GetPath().GetElem()...)), val: u.GetVal()})
 	}
 	return out
 }
