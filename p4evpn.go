@@ -387,7 +387,7 @@ func (d *Daemon) startSwitch(ctx context.Context) error {
 		p4asic.WithAddress(addr), p4asic.WithDeviceID(d.cfg.Target.DeviceID), p4asic.WithElectionID(eid),
 		p4asic.WithLogger(d.log), p4asic.WithRegistry(d.reg), p4asic.WithCPUPort(d.cfg.Target.CPUPort),
 		p4asic.WithClientOptions(p4rt.WithReconnectBackoff(p4rt.Backoff{Initial: 50 * time.Millisecond, Max: 2 * time.Second})),
-		p4asic.WithDigestConfig(learningDigest(d.cfg.Target.DigestDelay())),
+		p4asic.WithLearningDelay(d.cfg.Target.DigestDelay()),
 	}
 	if d.cfg.Target.P4Info != "" {
 		popts = append(popts, p4asic.WithPipelineFiles(d.cfg.Target.P4Info, d.cfg.Target.JSON))

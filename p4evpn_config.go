@@ -4,14 +4,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/p4evpn/p4evpn/asic"
 	"github.com/p4evpn/p4evpn/config"
 	"github.com/p4evpn/p4evpn/evpn"
 	"github.com/p4evpn/p4evpn/evpn/route"
 	"github.com/p4evpn/p4evpn/gnmi"
-	"github.com/p4evpn/p4evpn/p4rt"
 )
 
 // The YAML file is the startup configuration; gNMI then edits it live. The
@@ -246,15 +244,4 @@ func portMap(c *config.Config) map[string]asic.PortID {
 		m[InterfaceName(p.ID)] = asic.PortID(p.ID)
 	}
 	return m
-}
-
-// learningDigest is the learning digest's configuration for a buffering
-// delay. Delay 0 asks for each learned MAC at once: lists of one, since
-// BMv2 reads max_timeout_ns 0 as "no timeout" and then holds samples until
-// a list is full.
-func learningDigest(delay time.Duration) p4rt.DigestConfig {
-	if delay == 0 {
-		return p4rt.DigestConfig{MaxListSize: 1, AckTimeout: time.Second}
-	}
-	return p4rt.DigestConfig{MaxTimeout: delay, MaxListSize: 100, AckTimeout: time.Second}
 }

@@ -122,11 +122,23 @@ func WithCPUPort(port uint32) Option {
 	}
 }
 
-// WithDigestConfig tunes how the target batches learning digests (default:
-// lists of up to 100 messages, held at most 1ms, a repeat suppressed for
-// 1s unless acknowledged).
-func WithDigestConfig(d p4rt.DigestConfig) Option {
-	return func(c *config) error { c.digest = d; return nil }
+// WithLearningDelay sets how long the target may hold learned MACs to
+// batch them into one digest list (default 1ms; lists of up to 100, a
+// repeat suppressed for 1s unless acknowledged). Zero asks for each MAC at
+// once, in lists of one: BMv2 reads a max_timeout_ns of 0 as "no timeout"
+// and would hold samples until a list is full, and its PI server raises any
+// other value below 100ms to 100ms.
+func WithLearningDelay(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("learning delay %v is negative", d)
+		}
+		c.digest.MaxTimeout = d
+		if d == 0 {
+			c.digest.MaxListSize = 1
+		}
+		return nil
+	}
 }
 
 // WithEventBuffer sets the capacity of each Events channel (default 4096);
